@@ -1,0 +1,118 @@
+"""``python -m autograder SUBMISSION.ipynb``: grade one notebook in a sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from autograder.assignment import read_assignment
+from autograder.report import GradeResult, grade, table, to_gradescope, write_json_atomically, zero_grade
+from autograder.sandbox import Limits, Sandbox, become_subreaper
+from autograder.submission import SubmissionError, student_cells
+
+EXIT_FULL, EXIT_LOST, EXIT_USAGE = 0, 1, 4
+DEFAULTS = Limits()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder",
+        description=(
+            "Grade one submitted notebook of the mnist_mlp assignment. The student's code cells "
+            "run in a separate, limited process; the checks (pytest) run here and compare."
+        ),
+        epilog=(
+            "Exit status: 0 all points earned, 1 some points lost (also for a submission that "
+            "could not be read or run: it is graded 0 with the reason), 4 usage error. "
+            "Other commands: 'python -m autograder batch --help', "
+            "'python -m autograder package --help'."
+        ),
+    )
+    parser.add_argument("submission", type=Path, help="the submitted .ipynb file")
+    parser.add_argument("--results", type=Path, help="write Gradescope-format results JSON here")
+    parser.add_argument("--junitxml", type=Path, help="also write a JUnit XML report of every check")
+    parser.add_argument(
+        "--assignment", type=Path,
+        help="notebook holding the grade ids and points (default: source/mnist_mlp/mnist_mlp.ipynb "
+        "of this checkout, or $AUTOGRADER_ASSIGNMENT)",
+    )
+    parser.add_argument("--visibility", default="visible",
+                        choices=("visible", "hidden", "after_due_date", "after_published"),
+                        help="Gradescope visibility of each test's details (default: visible)")
+    parser.add_argument("--call-timeout", type=float, default=DEFAULTS.call_seconds,
+                        help="seconds one call of a student function (or one cell) may take "
+                        f"(default {DEFAULTS.call_seconds:g})")
+    parser.add_argument("--timeout", type=float, default=DEFAULTS.submission_seconds,
+                        help="seconds the whole submission may take "
+                        f"(default {DEFAULTS.submission_seconds:g})")
+    parser.add_argument("--memory", type=int, default=DEFAULTS.memory_bytes // 2**20,
+                        help="address-space limit of the student process, MiB "
+                        f"(default {DEFAULTS.memory_bytes // 2**20})")
+    parser.add_argument("--output-limit", type=int, default=DEFAULTS.output_bytes // 2**10,
+                        help="KiB the student code may print (default "
+                        f"{DEFAULTS.output_bytes // 2**10})")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the total")
+    return parser
+
+
+def limits_from(args: argparse.Namespace) -> Limits:
+    return Limits(
+        call_seconds=args.call_timeout,
+        submission_seconds=args.timeout,
+        memory_bytes=args.memory * 2**20,
+        output_bytes=args.output_limit * 2**10,
+    )
+
+
+def grade_submission(
+    path: Path, assignment_path: Path | None = None, limits: Limits = DEFAULTS,
+    visibility: str = "visible", junitxml: Path | None = None,
+) -> GradeResult:
+    """Grade one notebook; never raises for a bad submission (it gets 0 and a reason)."""
+    from autograder.runner import run_checks
+
+    started = time.monotonic()
+    assignment = read_assignment(assignment_path)
+    try:
+        cells = student_cells(path, assignment)
+    except SubmissionError as error:
+        result = zero_grade(assignment, str(error), visibility)
+    else:
+        with Sandbox(cells, limits) as sandbox:
+            outcomes = run_checks(sandbox, str(junitxml) if junitxml else None)
+            output = sandbox.output
+        result = grade(assignment, outcomes, visibility)
+        for index, error in sorted(sandbox.cell_errors.items()):
+            result.notes.append(f"cell {index} failed to run: {error}")
+        if output:
+            result.notes.append(f"the submission printed {len(output)} characters (not shown)")
+    result.execution_time = time.monotonic() - started
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return EXIT_USAGE if exit_.code else EXIT_FULL
+    if not args.submission.is_file():
+        print(f"{parser.prog}: error: {args.submission}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    if min(args.call_timeout, args.timeout) <= 0 or min(args.memory, args.output_limit) <= 0:
+        print(f"{parser.prog}: error: limits must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    become_subreaper()
+    try:
+        result = grade_submission(
+            args.submission, args.assignment, limits_from(args), args.visibility, args.junitxml
+        )
+    except FileNotFoundError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.results:
+        write_json_atomically(to_gradescope(result), args.results)
+    print(f"{args.submission}: {result.score:g}/{result.max_score:g}" if args.quiet else table(result))
+    return EXIT_FULL if result.full_marks else EXIT_LOST

@@ -1,0 +1,112 @@
+"""Turn check outcomes into a grade: per grade id all-or-nothing, as nbgrader scores a cell.
+
+Writes Gradescope's ``results.json`` format and prints a table for people.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.assignment import Assignment
+from autograder.runner import CheckOutcome
+
+
+@dataclass
+class GradeResult:
+    """The grade of one submission: a test entry per graded cell, a total, and notes."""
+
+    tests: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checks: list[CheckOutcome] = field(default_factory=list)
+    execution_time: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(test["score"] for test in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(test["max_score"] for test in self.tests)
+
+    @property
+    def full_marks(self) -> bool:
+        return bool(self.tests) and self.score == self.max_score
+
+
+def grade(assignment: Assignment, outcomes: list[CheckOutcome], visibility: str) -> GradeResult:
+    """Score each graded cell of ``assignment``: its points if all its checks passed, else 0."""
+    result = GradeResult(checks=list(outcomes))
+    for cell in assignment.graded:
+        mine = [o for o in outcomes if o.grade_id == cell.grade_id]
+        if not mine:
+            raise RuntimeError(f"no check ran for grade id {cell.grade_id!r}")
+        passed = all(o.passed for o in mine)
+        lines = [f"{'PASS' if o.passed else 'FAIL'} {o.name}" + ("" if o.passed else f": {o.message}")
+                 for o in mine]
+        result.tests.append({
+            "name": cell.grade_id,
+            "score": cell.points if passed else 0.0,
+            "max_score": cell.points,
+            "status": "passed" if passed else "failed",
+            "output": "\n".join(lines),
+            "visibility": visibility,
+        })
+    return result
+
+
+def zero_grade(assignment: Assignment, reason: str, visibility: str) -> GradeResult:
+    """A submission that could not be read or run: every cell 0, with the reason."""
+    result = GradeResult(notes=[reason])
+    for cell in assignment.graded:
+        result.tests.append({
+            "name": cell.grade_id, "score": 0.0, "max_score": cell.points, "status": "failed",
+            "output": f"not graded: {reason}", "visibility": visibility,
+        })
+    return result
+
+
+def to_gradescope(result: GradeResult) -> dict:
+    """Gradescope's results.json structure (extra details under ``extra_data``)."""
+    summary = f"Score: {result.score:g} / {result.max_score:g}"
+    return {
+        "score": result.score,
+        "execution_time": round(result.execution_time, 3),
+        "output": "\n".join([summary, *result.notes]),
+        "tests": result.tests,
+        "extra_data": {
+            "max_score": result.max_score,
+            "checks": [
+                {"grade_id": c.grade_id, "name": c.name, "passed": c.passed, "message": c.message}
+                for c in result.checks
+            ],
+        },
+    }
+
+
+def write_json_atomically(data: dict, path: str | os.PathLike) -> None:
+    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+        json.dump(data, handle, indent=2)
+        handle.write("\n")
+    os.replace(handle.name, path)
+
+
+def table(result: GradeResult) -> str:
+    """A plain-text table: one row per graded cell, failing checks' messages below it."""
+    width = max([len(t["name"]) for t in result.tests] + [5])
+    rows = [f"{'check':<{width}}  {'points':>9}  status", "-" * (width + 19)]
+    for test in result.tests:
+        points = f"{test['score']:g}/{test['max_score']:g}"
+        rows.append(f"{test['name']:<{width}}  {points:>9}  {test['status']}")
+        rows.extend(f"    {line}" for line in test["output"].splitlines() if line.startswith("FAIL"))
+    rows.append("-" * (width + 19))
+    total = f"{result.score:g}/{result.max_score:g}"
+    rows.append(f"{'total':<{width}}  {total:>9}")
+    rows.extend(result.notes)
+    return "\n".join(rows)

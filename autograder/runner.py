@@ -1,0 +1,87 @@
+"""Run the checks with pytest against one sandboxed submission and collect the outcomes."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.expect import CheckFailure
+from autograder.notebook import check_rng
+from autograder.sandbox import MissingFunction, Sandbox, SandboxError, StudentError
+
+CHECKS_DIR = Path(__file__).parent / "checks"
+EXPECTED_FAILURES = (CheckFailure, StudentError, MissingFunction, SandboxError)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check's result: its grade id, name, whether it passed, and the message if not."""
+
+    grade_id: str
+    name: str
+    passed: bool
+    message: str
+    seconds: float
+
+
+class GradingPlugin:
+    """A pytest plugin giving the checks their ``student`` and ``rng``, recording outcomes."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.outcomes: list[CheckOutcome] = []
+
+    @pytest.fixture
+    def student(self) -> Sandbox:
+        return self.sandbox
+
+    @pytest.fixture
+    def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
+        return check_rng(grade_id_of(request.node), request.node.name)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
+        report = (yield).get_result()
+        if report.when == "call" or (report.when == "setup" and report.failed):
+            message = ""
+            if call.excinfo is not None:
+                error = call.excinfo.value
+                message = str(error) if isinstance(error, EXPECTED_FAILURES) else (
+                    f"the check could not use what came back ({type(error).__name__}: {error})"
+                )
+            self.outcomes.append(
+                CheckOutcome(grade_id_of(item), item.name, report.passed, message, call.duration)
+            )
+
+
+def grade_id_of(item: pytest.Item) -> str:
+    """Checks live in ``autograder/checks/<grade id>.py``."""
+    return Path(str(item.path)).stem
+
+
+def run_checks(sandbox: Sandbox, junitxml: str | None = None) -> list[CheckOutcome]:
+    """Run every check under pytest; the student process is ``sandbox``."""
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    args = [
+        str(CHECKS_DIR),
+        "-c", str(CHECKS_DIR / "pytest.ini"),
+        "--rootdir", str(CHECKS_DIR),
+        "-p", "no:terminal",
+        "-p", "no:cacheprovider",
+        "--assert=plain",
+        "-W", "ignore",
+    ]
+    if junitxml:
+        args.append(f"--junitxml={junitxml}")
+    plugin = GradingPlugin(sandbox)
+    started = time.monotonic()
+    with np.errstate(all="ignore"):
+        pytest.main(args, plugins=[plugin])
+    if not plugin.outcomes:
+        raise RuntimeError(f"no checks ran ({time.monotonic() - started:.1f} s)")
+    return plugin.outcomes
