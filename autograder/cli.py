@@ -84,6 +84,7 @@ def grade_submission(
             outcomes = run_checks(sandbox, str(junitxml) if junitxml else None)
             output = sandbox.output
         result = grade(assignment, outcomes, visibility)
+        result.artifacts = sandbox.artifacts
         for index, error in sorted(sandbox.cell_errors.items()):
             result.notes.append(f"cell {index} failed to run: {error}")
         if output:

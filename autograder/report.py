@@ -22,6 +22,7 @@ class GradeResult:
     tests: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
+    artifacts: dict = field(default_factory=dict)
     execution_time: float = 0.0
 
     @property
@@ -79,6 +80,7 @@ def to_gradescope(result: GradeResult) -> dict:
         "tests": result.tests,
         "extra_data": {
             "max_score": result.max_score,
+            "artifacts": result.artifacts,
             "checks": [
                 {"grade_id": c.grade_id, "name": c.name, "passed": c.passed, "message": c.message}
                 for c in result.checks

@@ -96,6 +96,7 @@ class Sandbox:
         self.cells = list(cells)
         self.limits = limits
         self.cell_errors: dict[int, str] = {}
+        self.artifacts: dict[str, Any] = {}  # what checks keep for feedback (learning curve...)
         self._skip: set[int] = set()
         self._deadline = time.monotonic() + limits.submission_seconds
         self._process: subprocess.Popen | None = None
