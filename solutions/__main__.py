@@ -116,8 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed",
         type=_int_between(0, None),
         default=SEED,
-        help="seed of numpy.random.default_rng: initial weights, then dropout masks "
-        "(default: %(default)s)",
+        help="seed of numpy.random.default_rng: initial weights, then dropout masks (default: %(default)s)",
     )
     parser.add_argument(
         "--figure",
@@ -140,9 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 success, 1 data or file error)."""
     args = build_parser().parse_args(argv)
     try:
-        mnist = load_mnist(
-            args.data_dir, train_count=args.train_images, test_count=args.test_images
-        )
+        mnist = load_mnist(args.data_dir, train_count=args.train_images, test_count=args.test_images)
     except MNISTDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -37,18 +37,10 @@ from tqdm import tqdm
 __all__ = ["OFFICIAL_SHA256", "MIRRORS", "MNISTDataError", "default_cache_dir", "load_mnist"]
 
 OFFICIAL_SHA256: dict[str, str] = {
-    "train-images-idx3-ubyte.gz": (
-        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"
-    ),
-    "train-labels-idx1-ubyte.gz": (
-        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"
-    ),
-    "t10k-images-idx3-ubyte.gz": (
-        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"
-    ),
-    "t10k-labels-idx1-ubyte.gz": (
-        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"
-    ),
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
 
 # A mirror is a URL in which ``{name}`` stands for the file name; a mirror without
@@ -117,9 +109,7 @@ class _Location:
 
     def error(self, name: str, problem: str, fix: str | None = None) -> MNISTDataError:
         path = self.directory / name
-        return MNISTDataError(
-            f"MNIST file {name} ({path}): {problem}. Fix: {fix or self.fix(name)}"
-        )
+        return MNISTDataError(f"MNIST file {name} ({path}): {problem}. Fix: {fix or self.fix(name)}")
 
     def fix(self, name: str) -> str:
         if self.downloads:
@@ -176,17 +166,13 @@ def load_mnist(
     return arrays
 
 
-def _locate(
-    data_dir: str | os.PathLike[str] | None, cache_dir: str | os.PathLike[str] | None
-) -> _Location:
+def _locate(data_dir: str | os.PathLike[str] | None, cache_dir: str | os.PathLike[str] | None) -> _Location:
     if data_dir is not None:
         location = _Location(
             Path(data_dir).expanduser(), "data_dir", False, "pass no data_dir (no --data-dir)"
         )
     elif env := os.environ.get("MNIST_DATA_DIR"):
-        location = _Location(
-            Path(env).expanduser(), "MNIST_DATA_DIR", False, "unset MNIST_DATA_DIR"
-        )
+        location = _Location(Path(env).expanduser(), "MNIST_DATA_DIR", False, "unset MNIST_DATA_DIR")
     else:
         directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         return _Location(directory, "the cache directory", True)
@@ -264,9 +250,7 @@ def _read_header(stream: gzip.GzipFile, spec: _IdxFile, official: bool, location
         raise location.error(spec.name, f"only {len(header)} bytes, too short for an IDX header")
     magic, count = struct.unpack(">II", header[:8])
     if magic != spec.magic:
-        raise location.error(
-            spec.name, f"IDX magic number is {magic}, expected {spec.magic} ({spec.kind})"
-        )
+        raise location.error(spec.name, f"IDX magic number is {magic}, expected {spec.magic} ({spec.kind})")
     if spec.is_images:
         rows, cols = struct.unpack(">II", header[8:16])
         if (rows, cols) != (IMAGE_SIDE, IMAGE_SIDE):
@@ -413,9 +397,7 @@ def _fetch(url: str, name: str, directory: Path, sha256: str) -> None:
                     digest.update(chunk)
                     bar.update(len(chunk))
             if digest.hexdigest() != sha256:
-                raise _WrongBytes(
-                    f"served bytes with SHA-256 {digest.hexdigest()}, expected {sha256}"
-                )
+                raise _WrongBytes(f"served bytes with SHA-256 {digest.hexdigest()}, expected {sha256}")
             os.replace(temporary, directory / name)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

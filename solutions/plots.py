@@ -56,9 +56,7 @@ def plot_learning_curves(
     return path
 
 
-def _per_image(
-    history: Mapping[str, Sequence[float]], n_train: int, n_test: int
-) -> dict[str, np.ndarray]:
+def _per_image(history: Mapping[str, Sequence[float]], n_train: int, n_test: int) -> dict[str, np.ndarray]:
     """Check ``history`` and divide each total by its set's size: four arrays (epochs,)."""
     missing = [key for key in _KEYS if key not in history]
     if missing:
@@ -69,7 +67,6 @@ def _per_image(
     if n_train <= 0 or n_test <= 0:
         raise ValueError(f"image counts must be positive, got n_train={n_train}, n_test={n_test}")
     return {
-        key: np.asarray(history[key], dtype=float)
-        / (n_train if key.startswith("training") else n_test)
+        key: np.asarray(history[key], dtype=float) / (n_train if key.startswith("training") else n_test)
         for key in _KEYS
     }

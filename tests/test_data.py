@@ -129,9 +129,7 @@ def server() -> Iterator[SimpleNamespace]:
     thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
-        yield SimpleNamespace(
-            base=f"http://127.0.0.1:{httpd.server_port}", routes=routes, seen=seen
-        )
+        yield SimpleNamespace(base=f"http://127.0.0.1:{httpd.server_port}", routes=routes, seen=seen)
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -276,9 +274,7 @@ def test_data_longer_than_header(tmp_path: Path) -> None:
 
 def test_label_and_image_counts_must_agree(tmp_path: Path) -> None:
     four_labels = gzip.compress(idx_labels(tiny_arrays()["training_labels"][:4]))
-    with pytest.raises(
-        MNISTDataError, match=rf"{TRAIN_LABELS}.*4 labels.*{TRAIN_IMAGES}.*5 images"
-    ):
+    with pytest.raises(MNISTDataError, match=rf"{TRAIN_LABELS}.*4 labels.*{TRAIN_IMAGES}.*5 images"):
         load_with(tmp_path, {TRAIN_LABELS: four_labels}, train_count=2)
 
 
@@ -330,9 +326,7 @@ def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 # --- downloading -----------------------------------------------------------------------
 
 
-def test_download_verifies_caches_and_is_not_repeated(
-    tmp_path: Path, server: SimpleNamespace
-) -> None:
+def test_download_verifies_caches_and_is_not_repeated(tmp_path: Path, server: SimpleNamespace) -> None:
     arrays = tiny_arrays()
     files = tiny_files(arrays)
     serve(server, "/good", files)
@@ -359,9 +353,7 @@ def test_default_cache_dir_is_used_when_nothing_else_is_given(
     assert sorted(os.listdir(tmp_path / "default-cache")) == sorted(NAMES)
 
 
-def test_a_mirror_that_404s_is_skipped_without_retries(
-    tmp_path: Path, server: SimpleNamespace
-) -> None:
+def test_a_mirror_that_404s_is_skipped_without_retries(tmp_path: Path, server: SimpleNamespace) -> None:
     files = tiny_files(tiny_arrays())
     serve(server, "/second", files)
     mirrors = (f"{server.base}/first/", f"{server.base}/second")
@@ -376,15 +368,11 @@ def test_a_server_error_is_retried(tmp_path: Path, server: SimpleNamespace) -> N
     files = tiny_files(tiny_arrays())
     serve(server, "/flaky", files)
     server.routes[f"/flaky/{TRAIN_IMAGES}"] = [(503, b"busy"), (200, files[TRAIN_IMAGES])]
-    load_mnist(
-        checksums=sha256s(files), mirrors=(f"{server.base}/flaky",), cache_dir=tmp_path / "c"
-    )
+    load_mnist(checksums=sha256s(files), mirrors=(f"{server.base}/flaky",), cache_dir=tmp_path / "c")
     assert server.seen.count(f"/flaky/{TRAIN_IMAGES}") == 2
 
 
-def test_corrupt_download_is_rejected_and_nothing_is_kept(
-    tmp_path: Path, server: SimpleNamespace
-) -> None:
+def test_corrupt_download_is_rejected_and_nothing_is_kept(tmp_path: Path, server: SimpleNamespace) -> None:
     files = tiny_files(tiny_arrays())
     checksums = sha256s(files)
     corrupt = dict(files)
@@ -400,9 +388,7 @@ def test_corrupt_download_is_rejected_and_nothing_is_kept(
     assert os.listdir(cache) == []
 
 
-def test_an_interrupted_download_is_retried_and_never_kept(
-    tmp_path: Path, server: SimpleNamespace
-) -> None:
+def test_an_interrupted_download_is_retried_and_never_kept(tmp_path: Path, server: SimpleNamespace) -> None:
     files = tiny_files(tiny_arrays())
     serve(server, "/cut", files)
     whole = files[TEST_IMAGES]

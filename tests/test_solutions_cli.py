@@ -23,9 +23,7 @@ README_ACCURACY = re.compile(
     r"^Reference final test accuracy \(tutorial defaults, 20 epochs\): \*\*(\d+\.\d+)\*\*$",
     re.MULTILINE,
 )
-needs_mnist = pytest.mark.skipif(
-    not os.environ.get("MNIST_DATA_DIR"), reason="MNIST_DATA_DIR is not set"
-)
+needs_mnist = pytest.mark.skipif(not os.environ.get("MNIST_DATA_DIR"), reason="MNIST_DATA_DIR is not set")
 
 
 def synthetic_sets(n_train: int = 30, n_test: int = 20, seed: int = 5) -> cli.Sets:
@@ -144,9 +142,7 @@ def test_help_lists_every_option(capsys: pytest.CaptureFixture[str]) -> None:
         assert option in out
 
 
-def test_missing_data_is_reported_not_raised(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_missing_data_is_reported_not_raised(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--data-dir", str(tmp_path), "--figure", str(tmp_path / "f.png")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: MNIST file train-images-idx3-ubyte.gz")
@@ -181,8 +177,7 @@ def test_cli_small_run_on_real_data(tmp_path: Path) -> None:
 def test_reference_accuracy_matches_readme() -> None:
     quoted = README_ACCURACY.search((REPO / "README.md").read_text(encoding="utf-8"))
     assert quoted, (
-        "README.md lacks the line 'Reference final test accuracy (tutorial defaults, "
-        "20 epochs): **0.xxx**'"
+        "README.md lacks the line 'Reference final test accuracy (tutorial defaults, 20 epochs): **0.xxx**'"
     )
     mnist = load_mnist(train_count=cli.TRAIN_IMAGES, test_count=cli.TEST_IMAGES)
     sets = cli.prepare_sets(mnist, cli.TRAIN_IMAGES, cli.TEST_IMAGES)
