@@ -98,6 +98,7 @@ class Sandbox:
         self.cell_errors: dict[int, str] = {}
         self.artifacts: dict[str, Any] = {}  # what checks keep for feedback (learning curve...)
         self._skip: set[int] = set()
+        self._broken: dict[str, str] = {}  # function -> why it killed the process last time
         self._deadline = time.monotonic() + limits.submission_seconds
         self._process: subprocess.Popen | None = None
         self._dir: Path | None = None
@@ -111,7 +112,13 @@ class Sandbox:
         kwargs: dict[str, Any] | None = None,
         repeat: int = 1,
     ) -> CallResult:
-        """Call the student's ``function`` with plain arguments; see ``worker.run_call``."""
+        """Call the student's ``function`` with plain arguments; see ``worker.run_call``.
+
+        A function whose call killed the process (time-out, crash, exit) is not
+        called again: later checks of it fail at once with the same reason.
+        """
+        if function in self._broken:
+            raise SandboxError(f"{self._broken[function]} (earlier call; not called again)")
         self._ensure_started()
         arrays: list[np.ndarray] = []
         request = {
@@ -121,8 +128,12 @@ class Sandbox:
             "kwargs": {k: worker.encode(v, arrays) for k, v in (kwargs or {}).items()},
             "repeat": repeat,
         }
-        header, out = self._exchange(request, arrays, where=f"in {function}")
-        return parse_reply(function, header, out, self.cell_errors)
+        try:
+            header, out = self._exchange(request, arrays, where=f"in {function}")
+        except SandboxError as error:
+            self._broken[function] = str(error)
+            raise
+        return parse_reply(function, header, out, self.cell_errors, self.limits.memory_bytes)
 
     def close(self) -> None:
         """Kill the student process and everything it started; remove its directory."""
@@ -251,15 +262,19 @@ class Sandbox:
 
 
 def parse_reply(
-    function: str, header: dict, arrays: list[np.ndarray], cell_errors: dict[int, str]
+    function: str,
+    header: dict,
+    arrays: list[np.ndarray],
+    cell_errors: dict[int, str],
+    memory_limit: int | None = None,
 ) -> CallResult:
     """Turn a worker reply into a ``CallResult`` or raise the student's failure."""
     if header.get("missing"):
         raise MissingFunction(_missing_message(function, cell_errors))
     if "error" in header:
         message = str(header["error"])
-        if message.startswith("MemoryError"):
-            message += " (the student process ran out of its memory limit)"
+        if message.startswith("MemoryError") and memory_limit:
+            raise SandboxError(f"killed: memory limit {_size(memory_limit)} exceeded in {function}")
         raise StudentError(f"{function} raised {message}")
     values, args_after = [], []
     for result in header["results"]:
