@@ -94,6 +94,15 @@ def grade_submission(
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["batch"]:
+        from autograder.batch import main as batch_main
+
+        return batch_main(argv[1:])
+    if argv[:1] == ["package"]:
+        from autograder.package import main as package_main
+
+        return package_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
