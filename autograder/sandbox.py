@@ -75,6 +75,7 @@ class CallResult:
     values: list[Any]
     args_after: list[list[Any]]
     calls: dict[str, int]
+    scalars: dict[str, list[float]]
 
 
 class StudentError(Exception):
@@ -281,7 +282,8 @@ def parse_reply(
         values.append(worker.decode(result["value"], arrays))
         args_after.append([worker.decode(a, arrays) for a in result["args"]])
     calls = {str(k): int(v) for k, v in dict(header.get("calls", {})).items()}
-    return CallResult(values, args_after, calls)
+    scalars = {str(k): [float(x) for x in v] for k, v in dict(header.get("scalars", {})).items()}
+    return CallResult(values, args_after, calls, scalars)
 
 
 def _missing_message(function: str, cell_errors: dict[int, str]) -> str:

@@ -42,6 +42,7 @@ DEPENDENCIES = {
 NUMERIC_KINDS = "biuf"
 MAX_MESSAGE_BYTES = 512 * 2**20
 SCALAR_TYPES = {"bool": bool, "int": int, "float": float}
+MAX_SCALARS = 10  # distinct values kept per argument position
 
 
 class WireError(Exception):
@@ -215,9 +216,10 @@ def run_call(namespace: dict, references: dict, request: dict, arrays: list[np.n
         return {"missing": True}, out_arrays
     generators: dict[int, Any] = {}
     counts = dict.fromkeys(DEPENDENCIES.get(name, ()), 0)
+    scalars: dict[str, set[float]] = {}
     saved = {dep: namespace.get(dep, _ABSENT) for dep in counts}
     for dep in counts:
-        namespace[dep] = _counting(references[dep], dep, counts)
+        namespace[dep] = _counting(references[dep], dep, counts, scalars)
     results = []
     try:
         for _ in range(int(request.get("repeat", 1))):
@@ -229,22 +231,34 @@ def run_call(namespace: dict, references: dict, request: dict, arrays: list[np.n
                 {"value": encode(value, out_arrays), "args": [encode(a, out_arrays) for a in args]}
             )
     except BaseException as error:  # noqa: BLE001 - student code may raise anything, even SystemExit
-        return {"error": describe_exception(error), "calls": counts}, []
+        return {"error": describe_exception(error)}, []
     finally:
         for dep, value in saved.items():
             if value is _ABSENT:
                 namespace.pop(dep, None)
             else:
                 namespace[dep] = value
-    return {"results": results, "calls": counts}, out_arrays
+    seen = {key: sorted(values)[:MAX_SCALARS] for key, values in scalars.items()}
+    return {"results": results, "calls": counts, "scalars": seen}, out_arrays
 
 
 _ABSENT = object()
 
 
-def _counting(function: Callable, name: str, counts: dict[str, int]) -> Callable:
+def _counting(
+    function: Callable, name: str, counts: dict[str, int], scalars: dict[str, set[float]]
+) -> Callable:
+    """Wrap a reference function to count its calls and note the numbers passed to it.
+
+    ``scalars["train_step:4"]`` collects the distinct numbers given as argument 4
+    (the learning rate), so a check can see what the student's loop passed on.
+    """
+
     def counted(*args: Any, **kwargs: Any) -> Any:
         counts[name] += 1
+        for position, arg in enumerate(args):
+            if type(arg) in (int, float) or (isinstance(arg, np.generic) and arg.dtype.kind in "iuf"):
+                scalars.setdefault(f"{name}:{position}", set()).add(float(arg))
         return function(*args, **kwargs)
 
     counted.__name__ = name

@@ -14,7 +14,7 @@ from solutions import network
 
 KEYS = ("training_loss", "training_accurate_pred", "test_loss", "test_accurate_pred")
 TRAIN_IMAGES, TEST_IMAGES, EPOCHS, LEARNING_RATE = 1000, 1000, 3, 0.005
-MIN_TEST_ACCURACY = 0.60
+MIN_TEST_ACCURACY = 0.60  # correct runs: 0.647 to 0.753 over 30 seeds; docs/calibration.md
 HINT = (
     "for each epoch, for each image: mask = dropout_mask(hidden_size, rng), then train_step(...); "
     "after the epoch, evaluate(test_images, test_labels, ...) and append the four numbers"
@@ -55,6 +55,10 @@ def test_history_and_calls(student, rng):
         if got != expected:
             raise fail(f"calls of {name} for {count} images and {epochs} epochs", str(expected),
                        str(got), f"call {name} once per image per epoch")
+    rates = result.scalars.get("train_step:4", [])
+    if rates != [LEARNING_RATE]:
+        raise fail("the learning rate train passed to train_step", f"[{LEARNING_RATE}] every time",
+                   str(rates), "pass the learning_rate argument on unchanged")
     if result.calls.get("evaluate", 0) < epochs:
         raise fail("calls of evaluate", f"at least {epochs} (once per epoch)",
                    str(result.calls.get("evaluate", 0)), "evaluate on the test set after each epoch")
