@@ -131,10 +131,15 @@ class Sandbox:
         }
         try:
             header, out = self._exchange(request, arrays, where=f"in {function}")
+            return parse_reply(function, header, out, self.cell_errors, self.limits.memory_bytes)
+        except worker.WireError as error:
+            self._kill()
+            self._broken[function] = f"broke the connection to the grader ({error}) in {function}"
+            raise SandboxError(self._broken[function]) from None
         except SandboxError as error:
-            self._broken[function] = str(error)
+            if self._process is None:  # the process died; a memory error leaves it running
+                self._broken[function] = str(error)
             raise
-        return parse_reply(function, header, out, self.cell_errors, self.limits.memory_bytes)
 
     def close(self) -> None:
         """Kill the student process and everything it started; remove its directory."""
@@ -277,12 +282,15 @@ def parse_reply(
         if message.startswith("MemoryError") and memory_limit:
             raise SandboxError(f"killed: memory limit {_size(memory_limit)} exceeded in {function}")
         raise StudentError(f"{function} raised {message}")
-    values, args_after = [], []
-    for result in header["results"]:
-        values.append(worker.decode(result["value"], arrays))
-        args_after.append([worker.decode(a, arrays) for a in result["args"]])
-    calls = {str(k): int(v) for k, v in dict(header.get("calls", {})).items()}
-    scalars = {str(k): [float(x) for x in v] for k, v in dict(header.get("scalars", {})).items()}
+    try:
+        values, args_after = [], []
+        for result in header["results"]:
+            values.append(worker.decode(result["value"], arrays))
+            args_after.append([worker.decode(a, arrays) for a in result["args"]])
+        calls = {str(k): int(v) for k, v in dict(header.get("calls", {})).items()}
+        scalars = {str(k): [float(x) for x in v] for k, v in dict(header.get("scalars", {})).items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise worker.WireError(f"malformed reply ({type(error).__name__})") from None
     return CallResult(values, args_after, calls, scalars)
 
 
@@ -373,9 +381,11 @@ def _child_setup(limits: Limits, work: Path):  # noqa: ANN202 - a preexec_fn
     isolate = isolation_available()
     cpu_seconds = int(limits.submission_seconds) + 5
 
+    hidden = hidden_folders()
+
     def setup() -> None:
         if isolate:
-            _isolate(str(work).encode())
+            _isolate(str(work).encode(), hidden)
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_bytes, limits.output_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -389,8 +399,12 @@ MS_RDONLY, MS_NOSUID, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 32, 4096, 
 PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38
 
 
-def _isolate(work: bytes) -> None:
-    """New mount and network namespaces; all mounts read-only but a tmpfs at ``work``."""
+def _isolate(work: bytes, hidden: Sequence[bytes] = ()) -> None:
+    """New mount and network namespaces; all mounts read-only but a tmpfs at ``work``.
+
+    Each folder in ``hidden`` (the reference, the grader, the instructor notebook) is
+    covered by an empty read-only tmpfs, so student code cannot read it.
+    """
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
     def check(result: int) -> None:
@@ -407,6 +421,8 @@ def _isolate(work: bytes) -> None:
                 mount_points.append(point)
     for point in mount_points:
         libc.mount(point, point, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID, None)
+    for folder in hidden:
+        check(libc.mount(b"tmpfs", folder, b"tmpfs", MS_RDONLY | MS_NOSUID, b"size=4k,mode=0555"))
     check(libc.mount(b"tmpfs", work, b"tmpfs", MS_NOSUID, b"size=256m,mode=0700"))
     os.chdir(work)  # the old working directory is the one now hidden under the tmpfs
     # Root could simply remount everything writable again: drop every capability from the
@@ -415,6 +431,16 @@ def _isolate(work: bytes) -> None:
         if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
             break  # past the last capability this kernel knows
     check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+
+
+@cache
+def hidden_folders() -> tuple[bytes, ...]:
+    """Folders student code must not read: the reference, the grader, the source notebook."""
+    import solutions
+    from autograder.assignment import REPOSITORY
+
+    folders = [Path(solutions.__file__).parent, Path(__file__).parent, REPOSITORY / "source"]
+    return tuple(str(f).encode() for f in folders if f.is_dir())
 
 
 @cache

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import struct
 import sys
 import traceback
@@ -93,7 +94,17 @@ def _encode_array(array: np.ndarray, arrays: list[np.ndarray], python: str | Non
 
 
 def decode(node: Any, arrays: list[np.ndarray]) -> Any:
-    """Inverse of ``encode``: arrays as ``numpy.ndarray``, scalars as Python or NumPy scalars."""
+    """Inverse of ``encode``: arrays as ``numpy.ndarray``, scalars as Python or NumPy scalars.
+
+    Anything malformed (a forged reply) raises ``WireError``.
+    """
+    try:
+        return _decode(node, arrays)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as error:
+        raise WireError(f"malformed value ({type(error).__name__})") from None
+
+
+def _decode(node: Any, arrays: list[np.ndarray]) -> Any:
     if not isinstance(node, dict):
         raise WireError("malformed value")
     kind = node.get("t")
@@ -106,10 +117,10 @@ def decode(node: Any, arrays: list[np.ndarray]) -> Any:
             return SCALAR_TYPES[scalar](array.item())
         return array[()] if scalar == "numpy" and array.ndim == 0 else array
     if kind in ("tuple", "list"):
-        items = [decode(item, arrays) for item in node["items"]]
+        items = [_decode(item, arrays) for item in node["items"]]
         return tuple(items) if kind == "tuple" else items
     if kind == "dict":
-        return {str(key): decode(item, arrays) for key, item in node["items"].items()}
+        return {str(key): _decode(item, arrays) for key, item in node["items"].items()}
     if kind == "object":
         return Opaque(str(node.get("type", "?")))
     raise WireError(f"unknown value kind {kind!r}")
@@ -134,7 +145,8 @@ def send(stream: BinaryIO, header: dict, arrays: list[np.ndarray] = ()) -> None:
     head = json.dumps(header).encode()
     stream.write(struct.pack(">Q", len(head)) + head)
     for array in arrays:
-        stream.write(memoryview(array).cast("B"))
+        if array.size:  # an empty array has no bytes (and its memoryview cannot be cast)
+            stream.write(memoryview(array).cast("B"))
     stream.flush()
 
 
@@ -325,6 +337,8 @@ def main() -> None:
     import warnings
 
     warnings.simplefilter("ignore")
+    # CPython ignores SIGXFSZ; restore the default so the output limit ends the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     request_fd, reply_fd = int(sys.argv[1]), int(sys.argv[2])
     with os.fdopen(request_fd, "rb") as requests, os.fdopen(reply_fd, "wb") as replies:
         serve(requests, replies)

@@ -70,6 +70,15 @@ def test_history_and_calls(student, rng):
     if np.array_equal(weights_after, weights_1):
         raise fail("weights_1 after train", "the array passed in, updated", "it unchanged",
                    "pass the same weight arrays to train_step so its in-place updates stick")
+    # With the reference functions swapped in, a loop that goes through the images in
+    # order and draws every mask from the rng it was given ends on the reference weights.
+    expected_1 = weights_1.copy()
+    network.train(images, labels, test_images, test_labels, expected_1, weights_2.copy(), epochs,
+                  LEARNING_RATE, np.random.default_rng(7))
+    if not np.allclose(weights_after, expected_1, rtol=1e-9, atol=1e-12):
+        raise fail("weights_1 after train", "the weights the tutorial's loop reaches from the same rng",
+                   "different weights", "go through the images in order and draw every mask with "
+                   "dropout_mask(hidden_size, rng) from the rng argument, not from a generator of your own")
 
 
 def test_reaches_minimum_accuracy(student, rng):

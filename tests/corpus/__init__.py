@@ -1,0 +1,144 @@
+"""A catalogue of submissions for the grader's tests, and how to build each one.
+
+An ``Entry`` starts from the instructor's source notebook (every answer correct) and
+replaces some answer cells (``replace``: function name -> the source of its
+``<function>_solution`` cell), appends code cells the student added (``append``), or
+is a file of raw bytes (``raw``). Its expectation is one of:
+
+- ``loses``: the grade ids that must score 0; every other grade id must score in full
+  (an empty set means full marks);
+- ``no_better_than``: for tampering, the name of the same submission without the
+  tampering: the tampered one must not score more.
+
+Sources may hold placeholders filled in when the file is built: ``@RESULTS@`` (the
+absolute path the grader writes its results to), ``@MARKER@`` (a string unique to the
+run, for finding processes and files the submission leaves behind), ``@REPOSITORY@``
+(this checkout) and ``@SHARED@`` (the shared folder beside it).
+
+``kind`` groups entries: correct, mistake, hostile, tampering, broken.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import textwrap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SOURCE = REPOSITORY / "source" / "mnist_mlp" / "mnist_mlp.ipynb"
+RELEASE = REPOSITORY / "release" / "mnist_mlp" / "mnist_mlp.ipynb"
+GRADE_IDS = (
+    "test_one_hot_encoding",
+    "test_relu",
+    "test_relu2deriv",
+    "test_dropout_mask",
+    "test_train_step",
+    "test_evaluate",
+    "test_train",
+)
+HOSTILE_LIMITS = ("--call-timeout", "3", "--timeout", "20")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One submission of the corpus and what the grader must make of it."""
+
+    name: str
+    kind: str
+    replace: Mapping[str, str] = field(default_factory=dict)
+    append: tuple[str, ...] = ()
+    raw: Callable[[], bytes] | None = None
+    loses: frozenset[str] | None = None
+    no_better_than: str | None = None
+    messages: tuple[str, ...] = ()  # text the results must contain (outputs and notes)
+    options: tuple[str, ...] = ()  # extra command-line options (limits)
+    max_seconds: float = 30.0  # wall time of the whole grading run, with a margin
+    known_hole: str = ""  # a known weakness of the grader this entry shows (see docs/grading.md)
+
+    def __post_init__(self) -> None:
+        assert (self.loses is None) != (self.no_better_than is None), self.name
+        assert self.loses is None or self.loses <= set(GRADE_IDS), self.name
+
+    @property
+    def full(self) -> bool:
+        return self.loses == frozenset()
+
+
+def code(source: str) -> str:
+    """Dedent a cell's source written as an indented triple-quoted string."""
+    return textwrap.dedent(source).strip("\n") + "\n"
+
+
+def loses(*functions: str) -> frozenset[str]:
+    """The grade ids of the test cells of ``functions``."""
+    return frozenset(f"test_{name}" for name in functions)
+
+
+FULL = frozenset()
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def grade_id(cell: dict) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def notebook_for(entry: Entry, base: dict) -> dict:
+    """``base`` (a notebook as JSON) with the entry's cells replaced and added."""
+    notebook = copy.deepcopy(base)
+    wanted = {f"{name}_solution": source for name, source in entry.replace.items()}
+    for cell in notebook["cells"]:
+        if grade_id(cell) in wanted:
+            cell["source"] = wanted.pop(grade_id(cell))
+    assert not wanted, f"{entry.name}: no such answer cells {sorted(wanted)}"
+    for source in entry.append:
+        notebook["cells"].append(
+            {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+        )
+    return notebook
+
+
+def fill(text: str, placeholders: Mapping[str, str]) -> str:
+    for key, value in placeholders.items():
+        text = text.replace(f"@{key}@", value)
+    return text
+
+
+def build(entry: Entry, path: Path, placeholders: Mapping[str, str] = {}) -> Path:
+    """Write the entry's submission to ``path``."""
+    if entry.raw is not None:
+        path.write_bytes(entry.raw())
+        return path
+    values = {"REPOSITORY": str(REPOSITORY), "SHARED": str(REPOSITORY.parent / "shared"), **placeholders}
+    notebook = notebook_for(entry, read_json(SOURCE))
+    text = fill(json.dumps(notebook, indent=1), {k: json.dumps(v)[1:-1] for k, v in values.items()})
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def all_entries() -> list[Entry]:
+    from corpus import broken, correct, hostile, mistakes
+
+    entries = [*correct.ENTRIES, *mistakes.ENTRIES, *hostile.ENTRIES, *broken.ENTRIES]
+    names = [entry.name for entry in entries]
+    assert len(names) == len(set(names)), "entry names must be unique"
+    for entry in entries:
+        assert entry.no_better_than is None or entry.no_better_than in names, entry.name
+    return entries
+
+
+ENTRIES: list[Entry] = []  # filled below, once the submodules (which import this one) exist
+BY_NAME: dict[str, Entry] = {}
+
+
+def _load() -> None:
+    ENTRIES[:] = all_entries()
+    BY_NAME.update({entry.name: entry for entry in ENTRIES})
+
+
+_load()

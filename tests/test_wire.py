@@ -1,0 +1,124 @@
+"""The wire format between the grader and the student process (autograder/worker.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from autograder.worker import MAX_MESSAGE_BYTES, Opaque, Rng, WireError, decode, encode, receive, send
+
+
+def round_trip(value):
+    """Encode, send, receive and decode ``value`` as the two sides of the pipe do."""
+    arrays: list[np.ndarray] = []
+    stream = io.BytesIO()
+    send(stream, {"value": encode(value, arrays)}, arrays)
+    stream.seek(0)
+    header, received = receive(stream)
+    assert stream.read() == b""  # exactly one message, fully consumed
+    return decode(header["value"], received)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint16", "int64", "float32", "float64", ">f8", "<i4"])
+def test_arrays_round_trip(dtype):
+    array = (np.arange(24).reshape(2, 3, 4) % 3).astype(dtype)
+    back = round_trip(array)
+    assert type(back) is np.ndarray and back.dtype == array.dtype and back.shape == (2, 3, 4)
+    assert np.array_equal(back, array)
+
+
+def test_non_contiguous_empty_and_zero_dimensional_arrays():
+    matrix = np.arange(12.0).reshape(3, 4)
+    assert np.array_equal(round_trip(matrix.T), matrix.T)
+    assert np.array_equal(round_trip(matrix[:, ::2]), matrix[:, ::2])
+    assert round_trip(np.zeros(0)).shape == (0,)
+    zero_d = round_trip(np.array(2.5))
+    assert type(zero_d) is np.ndarray and zero_d.shape == () and zero_d == 2.5
+
+
+def test_empty_two_dimensional_array():
+    assert round_trip(np.zeros((0, 5))).shape == (0, 5)
+
+
+def test_scalars_keep_their_python_or_numpy_type():
+    for value in (True, 7, -2.5, np.float64(1.5), np.int32(-3), np.bool_(False)):
+        back = round_trip(value)
+        assert type(back) is type(value) and back == value
+
+
+def test_containers_round_trip():
+    value = {"a": (1, [2.0, None]), "b": [np.ones(3), {"c": False}], "empty": ()}
+    back = round_trip(value)
+    assert back["a"] == (1, [2.0, None]) and back["empty"] == ()
+    assert np.array_equal(back["b"][0], np.ones(3)) and back["b"][1] == {"c": False}
+
+
+@pytest.mark.parametrize("value", [
+    np.array(["a", "b"]),  # strings
+    np.array([1, "x"], dtype=object),
+    np.array([1 + 2j]),  # complex is not one of the numeric kinds that cross
+    "text",
+    b"bytes",
+    {1: 2},  # non-string keys
+    np.ones(3).view(np.matrix),  # an ndarray subclass
+    object(),
+])
+def test_anything_else_becomes_an_opaque_type_name(value):
+    back = round_trip(value)
+    assert isinstance(back, Opaque) and back.type_name == type(value).__name__
+
+
+def test_rng_argument_is_described_not_sent():
+    arrays: list[np.ndarray] = []
+    assert encode(Rng(5, key=2, skip=10), arrays) == {"t": "rng", "id": 2, "seed": 5, "skip": 10}
+    assert arrays == []
+
+
+def message(header: bytes, payload: bytes = b"") -> io.BytesIO:
+    return io.BytesIO(struct.pack(">Q", len(header)) + header + payload)
+
+
+def described(*arrays: list) -> bytes:
+    return json.dumps({"arrays": list(arrays)}).encode()
+
+
+@pytest.mark.parametrize("stream, error", [
+    (io.BytesIO(struct.pack(">Q", MAX_MESSAGE_BYTES + 1)), "header too large"),
+    (io.BytesIO(b"\xff" * 64), "header too large"),
+    (message(b"not json"), "not JSON"),
+    (message(b"\xff\xfe"), "not JSON"),
+    (message(b"[1, 2]"), "not an object with arrays"),
+    (message(b'{"op": "call"}'), "not an object with arrays"),
+    (message(described(["|O", [2]]), b"\0" * 16), "refused array of dtype '|O'"),
+    (message(described(["<U3", [1]]), b"\0" * 12), "refused array"),
+    (message(described(["V8", [1]]), b"\0" * 8), "refused array"),
+    (message(described(["<f8", [-1]])), "refused array"),
+    (message(described(["no such dtype", [1]])), "bad array description"),
+    (message(described(["<f8"])), "bad array description"),
+    (message(described(["<f8", [2**31, 2**31]])), "arrays too large"),
+])
+def test_malformed_messages_raise_wire_error(stream, error):
+    with pytest.raises(WireError, match=error):
+        receive(stream)
+
+
+def test_a_message_cut_short_is_end_of_input():
+    for stream in (io.BytesIO(b""), io.BytesIO(b"\0\0\0"), message(described(["<f8", [4]]), b"\0" * 31)):
+        with pytest.raises(EOFError):
+            receive(stream)
+
+
+@pytest.mark.parametrize("node", [
+    None, 3, "array", [], {"t": "pickle"}, {"t": "object-ish"},
+    {"t": "array"},
+    {"t": "array", "i": 5},
+    {"t": "tuple"},
+])
+def test_decode_of_junk_raises_wire_error(node):
+    # A header that passed receive() but whose values do not follow encode()'s format.
+    with pytest.raises(WireError):
+        decode(node, [np.zeros(1)])
