@@ -20,9 +20,24 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+DEMO_COURSE := build/demo-course
+
 demo: venv
+	@echo "== 1. train the reference network with the tutorial's defaults"
 	$(PY) -m solutions --figure build/learning_curves.png
-	$(MAKE) release
+	@echo "== 2. regenerate the student release with nbgrader"
+	$(MAKE) --no-print-directory release
+	@echo "== 3. grade single notebooks: the solved source (all points), the blank release (none)"
+	$(PY) -m autograder source/mnist_mlp/mnist_mlp.ipynb --results build/reference-results.json
+	$(PY) -m autograder release/mnist_mlp/mnist_mlp.ipynb -q || test $$? -eq 1
+	@echo "== 4. a small class: sample submissions with typical mistakes, one by one, then as a batch"
+	rm -rf $(DEMO_COURSE)
+	$(PY) scripts/make_demo_class.py $(DEMO_COURSE)
+	for notebook in $(DEMO_COURSE)/submitted/*/mnist_mlp/*.ipynb; do \
+		$(PY) -m autograder "$$notebook" -q || test $$? -eq 1 || exit 1; done
+	cd $(DEMO_COURSE) && $(abspath $(PY)) -m autograder batch mnist_mlp --jobs 2 || test $$? -eq 1
+	@echo "== done: figure build/learning_curves.png, release/mnist_mlp/, feedback in" \
+		"$(DEMO_COURSE)/feedback/, class report $(DEMO_COURSE)/reports/mnist_mlp/index.html"
 
 test: venv
 	$(PY) -m ruff check .

@@ -1,0 +1,329 @@
+"""nbgrader's side of ``python -m autograder batch``: course configuration, gradebook, late penalties.
+
+Everything goes through nbgrader itself: its configuration loader (``nbgrader_config.py``
+of the course root and Jupyter's config paths, as every ``nbgrader`` command reads them),
+its ``CourseDirectory`` for paths and ``timestamp.txt``, its ``GenerateAssignment``
+converter to put a missing assignment into the gradebook, its ``Gradebook`` API and ORM
+models to record scores, and the late-submission plugin configured for
+``AssignLatePenalties``. What ``nbgrader autograde`` writes for a submission, this module
+writes too: the student, the submission with its timestamp, an ``auto_score`` for every
+grade cell (``needs_manual_grade`` false unless a grader already gave a manual score), the
+"No response." comment of unanswered solution cells, and the late penalty.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from autograder.assignment import Assignment
+
+NO_RESPONSE = "No response."
+
+
+class CourseError(Exception):
+    """The course is not set up for grading (no source notebook, gradebook out of date...)."""
+
+
+@dataclass
+class Course:
+    """An nbgrader course folder and one of its assignments, as nbgrader's configuration sees them."""
+
+    root: Path
+    assignment_id: str
+    notebook_id: str
+    source_notebook: Path
+    coursedir: Any  # nbgrader.coursedir.CourseDirectory
+    config: Any  # traitlets.config.Config
+    late_plugin: Any  # an nbgrader LateSubmissionPlugin (or the configured subclass)
+
+    @property
+    def db_url(self) -> str:
+        return self.coursedir.db_url
+
+    def submitted_folder(self) -> Path:
+        """``submitted/`` (or whatever ``CourseDirectory.submitted_directory`` names)."""
+        return self.root / self.coursedir.submitted_directory
+
+    def student_folder(self, student: str) -> Path:
+        """``submitted/<student>/<assignment>/``."""
+        return Path(self.coursedir.format_path(
+            self.coursedir.submitted_directory, student, self.assignment_id))
+
+    def feedback_folder(self, student: str) -> Path:
+        """``feedback/<student>/<assignment>/``, where nbgrader's release_feedback looks."""
+        return Path(self.coursedir.format_path(
+            self.coursedir.feedback_directory, student, self.assignment_id))
+
+    def gradebook(self):  # noqa: ANN201 - nbgrader.api.Gradebook, imported lazily
+        from nbgrader.api import Gradebook
+
+        return Gradebook(self.db_url, self.coursedir.course_id)
+
+
+def open_course(root: Path, assignment_id: str) -> Course:
+    """Load nbgrader's configuration for the course at ``root`` and find the assignment's notebook."""
+    from nbgrader.apps.baseapp import NbGrader
+    from nbgrader.preprocessors import AssignLatePenalties
+    from sqlalchemy.exc import SAWarning
+
+    # Gradebook.add_submission builds its objects in a way SQLAlchemy 2 warns about (harmless;
+    # nbgrader autograde prints the same warnings).
+    warnings.filterwarnings("ignore", message="Object of type .* not in session", category=SAWarning)
+    app = NbGrader(log_level=logging.WARNING)
+    app.initialize([], root=str(root))
+    coursedir = app.coursedir
+    coursedir.assignment_id = assignment_id
+    source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment_id))
+    notebooks = sorted(source.glob("*.ipynb"))
+    if len(notebooks) != 1:
+        raise CourseError(
+            f"{source}: expected the assignment's one source notebook, found {len(notebooks)}; "
+            "run from the course root (the folder with nbgrader_config.py)"
+        )
+    penalties = AssignLatePenalties(config=app.config)
+    penalties.init_plugin()
+    return Course(
+        root=Path(coursedir.root), assignment_id=assignment_id, notebook_id=notebooks[0].stem,
+        source_notebook=notebooks[0], coursedir=coursedir, config=app.config,
+        late_plugin=penalties.plugin_inst,
+    )
+
+
+# ----------------------------------------------------------------------------- the assignment
+
+
+@dataclass(frozen=True)
+class GradebookAssignment:
+    """What the gradebook knows of the assignment: due date and the release text of answer cells."""
+
+    duedate: datetime | None
+    solution_sources: dict[str, str]
+
+
+def ensure_assignment(course: Course, assignment: Assignment) -> GradebookAssignment:
+    """Make sure the gradebook has the assignment with the source notebook's grade cells.
+
+    A missing assignment or notebook is added as ``nbgrader generate_assignment`` adds it
+    (its converter runs, writing its release into a temporary folder, not ``release/``).
+    Grade cells whose ids or points differ from the source notebook's are an error: the
+    gradebook's totals would not be this grader's.
+    """
+    from nbgrader.api import MissingEntry
+
+    with course.gradebook() as gb:
+        try:
+            gb.find_notebook(course.notebook_id, course.assignment_id)
+        except MissingEntry:
+            missing = True
+        else:
+            missing = False
+    if missing:
+        _generate_assignment(course)
+    with course.gradebook() as gb:
+        notebook = gb.find_notebook(course.notebook_id, course.assignment_id)
+        cells = {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
+        expected = {cell.grade_id: float(cell.points) for cell in assignment.graded}
+        if cells != expected:
+            raise CourseError(
+                f"the gradebook's grade cells of {course.assignment_id}/{course.notebook_id} "
+                f"({_points(cells)}) differ from the source notebook's ({_points(expected)}); run "
+                f"'nbgrader generate_assignment {course.assignment_id} --force' from the course root"
+            )
+        return GradebookAssignment(
+            duedate=notebook.assignment.duedate,
+            solution_sources={
+                cell.name: _source_cell(gb, course, cell.name) for cell in notebook.solution_cells
+            },
+        )
+
+
+def _points(cells: dict[str, float]) -> str:
+    return ", ".join(f"{name} {points:g}" for name, points in cells.items()) or "none"
+
+
+def _source_cell(gb: Any, course: Course, name: str) -> str:
+    return gb.find_source_cell(name, course.notebook_id, course.assignment_id).source
+
+
+def _generate_assignment(course: Course) -> None:
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.coursedir import CourseDirectory
+
+    scratch = Path(tempfile.mkdtemp(prefix="autograder-release-"))
+    try:
+        coursedir = CourseDirectory(config=course.config)
+        coursedir.root = str(course.root)
+        coursedir.release_directory = str(scratch)
+        coursedir.assignment_id = course.assignment_id
+        converter = GenerateAssignment(coursedir=coursedir, config=course.config)
+        converter.log.setLevel(logging.WARNING)
+        converter.start()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- late submissions
+
+
+@dataclass
+class LatePolicy:
+    """The assignment's due date, students' extensions and the configured late-submission plugin."""
+
+    duedate: datetime | None
+    plugin: Any
+    extensions: dict[str, timedelta] = field(default_factory=dict)
+
+    def seconds_late(self, student: str, timestamp: datetime | None) -> float:
+        """As ``SubmittedAssignment.total_seconds_late``: 0 without a timestamp or a due date."""
+        if timestamp is None or self.duedate is None:
+            return 0.0
+        due = self.duedate + self.extensions.get(student, timedelta(0))
+        return max(0.0, (timestamp - due).total_seconds())
+
+    def penalty(self, student: str, score: float, seconds_late: float) -> float | None:
+        """As ``AssignLatePenalties``: the plugin's penalty, kept between 0 and the score."""
+        if seconds_late <= 0:
+            return None
+        penalty = self.plugin.late_submission_penalty(student, score, seconds_late)
+        if penalty is None:
+            return None
+        return min(max(float(penalty), 0.0), score)
+
+
+def read_timestamp(course: Course, student: str) -> datetime | None:
+    """The submission's ``timestamp.txt`` as nbgrader reads it (UTC, naive); None if absent or empty.
+
+    Raises ``ValueError`` for a timestamp nbgrader cannot parse.
+    """
+    folder = course.student_folder(student)
+    if not (folder / "timestamp.txt").exists():
+        return None
+    try:
+        return course.coursedir.get_existing_timestamp(str(folder))
+    except SystemExit:  # CourseDirectory.fail() exits for an invalid timestamp
+        raise ValueError(f"{folder / 'timestamp.txt'}: not a timestamp nbgrader can read") from None
+
+
+# ----------------------------------------------------------------------------- entries
+
+
+@dataclass
+class Entry:
+    """One student's submission of the assignment: in the gradebook, or as it should be there."""
+
+    scores: dict[str, float | None]  # auto_score per grade cell
+    manual: dict[str, bool] = field(default_factory=dict)  # whether a grader set a manual score
+    total: float = 0.0  # the notebook's score as nbgrader computes it (manual scores first)
+    timestamp: datetime | None = None
+    penalty: float | None = None
+    no_response: frozenset[str] = frozenset()  # solution cells with the "No response." comment
+    needs_manual: dict[str, bool] = field(default_factory=dict)
+
+
+def read_entries(course: Course, gb: Any) -> dict[str, Entry]:
+    """Every student's gradebook entry for the assignment's notebook, in three queries."""
+    from nbgrader.api import (
+        Assignment as DbAssignment,
+    )
+    from nbgrader.api import (
+        BaseCell,
+        Comment,
+        Grade,
+        Notebook,
+        SubmittedAssignment,
+        SubmittedNotebook,
+    )
+
+    def query(*columns: Any, joins: tuple = ()) -> Any:
+        rows = (
+            gb.db.query(*columns)
+            .select_from(SubmittedNotebook)
+            .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+            .join(DbAssignment, DbAssignment.id == SubmittedAssignment.assignment_id)
+            .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+        )
+        for table, condition in joins:
+            rows = rows.join(table, condition)
+        return rows.filter(DbAssignment.name == course.assignment_id, Notebook.name == course.notebook_id)
+
+    entries: dict[str, Entry] = {}
+    for student, timestamp, penalty in query(
+        SubmittedAssignment.student_id, SubmittedAssignment.timestamp,
+        SubmittedNotebook.late_submission_penalty,
+    ):
+        entries[student] = Entry(scores={}, timestamp=timestamp, penalty=penalty)
+    grades = ((Grade, Grade.notebook_id == SubmittedNotebook.id), (BaseCell, BaseCell.id == Grade.cell_id))
+    for student, name, auto, manual, score, needs in query(
+        SubmittedAssignment.student_id, BaseCell.name, Grade.auto_score, Grade.manual_score, Grade.score,
+        Grade.needs_manual_grade, joins=grades,
+    ):
+        entry = entries[student]
+        entry.scores[name] = auto
+        entry.manual[name] = manual is not None
+        entry.needs_manual[name] = bool(needs)
+        entry.total += float(score or 0.0)
+    comments = (
+        (Comment, Comment.notebook_id == SubmittedNotebook.id), (BaseCell, BaseCell.id == Comment.cell_id)
+    )
+    for student, name in query(SubmittedAssignment.student_id, BaseCell.name, joins=comments).filter(
+        Comment.auto_comment == NO_RESPONSE
+    ):
+        entries[student].no_response |= {name}
+    return entries
+
+
+def read_extensions(course: Course, gb: Any) -> dict[str, timedelta]:
+    """Students' due-date extensions for the assignment (set in formgrader or the database)."""
+    from nbgrader.api import Assignment as DbAssignment
+    from nbgrader.api import SubmittedAssignment
+
+    rows = (
+        gb.db.query(SubmittedAssignment.student_id, SubmittedAssignment.extension)
+        .join(DbAssignment, DbAssignment.id == SubmittedAssignment.assignment_id)
+        .filter(DbAssignment.name == course.assignment_id, SubmittedAssignment.extension.isnot(None))
+    )
+    return {student: extension for student, extension in rows}
+
+
+def in_sync(actual: Entry | None, wanted: Entry, student: str, policy: LatePolicy) -> bool:
+    """Whether the gradebook already holds ``wanted`` (and the penalty nbgrader would give)."""
+    if actual is None or actual.scores != wanted.scores or actual.no_response != wanted.no_response:
+        return False
+    if any(actual.needs_manual.get(name) != actual.manual.get(name) for name in actual.scores):
+        return False
+    if wanted.timestamp is not None and actual.timestamp != wanted.timestamp:
+        return False
+    expected = policy.penalty(student, actual.total, policy.seconds_late(student, actual.timestamp))
+    return actual.penalty == expected
+
+
+def record(course: Course, gb: Any, student: str, wanted: Entry, policy: LatePolicy) -> float | None:
+    """Write one student's submission as ``nbgrader autograde`` would; returns the late penalty.
+
+    Idempotent: the student and the submission are created once and updated after that.
+    """
+    gb.update_or_create_student(student)
+    if wanted.timestamp is not None:
+        submission = gb.update_or_create_submission(course.assignment_id, student, timestamp=wanted.timestamp)
+    else:
+        submission = gb.update_or_create_submission(course.assignment_id, student)
+    notebook = gb.find_submission_notebook(course.notebook_id, course.assignment_id, student)
+    for grade in notebook.grades:
+        grade.auto_score = wanted.scores.get(grade.name)
+        grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+    for comment in notebook.comments:
+        comment.auto_comment = NO_RESPONSE if comment.name in wanted.no_response else None
+    gb.db.commit()
+    # As AssignLatePenalties: from the notebook's score (manual scores first) and the
+    # submission's lateness (due date plus any extension).
+    penalty = policy.penalty(student, float(notebook.score), float(submission.total_seconds_late))
+    notebook.late_submission_penalty = penalty
+    gb.db.commit()
+    return penalty

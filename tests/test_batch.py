@@ -1,0 +1,337 @@
+"""``python -m autograder batch``: a whole class, graded in a scratch course.
+
+The class comes from ``scripts/make_demo_class.py``: correct notebooks, typical mistakes,
+a tampering attempt, code that loops or exits, a late and a renamed submission, and two
+files that are not notebooks. One course is graded in steps (``--student``, the rest, a
+rerun) and compared with the single-file command and ``nbgrader export``; another is
+killed with SIGKILL partway and graded again.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import html
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder import batch, batchprocs
+from autograder.sandbox import Limits
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "mnist_mlp"
+LIMITS = ("--call-timeout", "5", "--timeout", "20")  # keeps the looping submission short
+CLASS = [
+    "reference", "typed", "blank", "relu2deriv_ge", "not_in_place", "evaluate_doubled",
+    "dropout_global_rng", "tampering", "loops", "exits", "late", "renamed", "broken", "empty",
+]
+UNREADABLE = {"broken", "empty"}
+QUICK_CLASS = ["reference", "typed", "blank", "relu2deriv_ge", "not_in_place", "evaluate_doubled",
+               "dropout_global_rng", "renamed"]
+DUE = "2025-01-20 00:00:00 UTC"  # make_demo_class: on time 2025-01-15, late 2025-01-22
+SUMMARY = re.compile(r"(\d+) submissions: (\d+) graded now, (\d+) unchanged since graded")
+
+
+def demo_class_module():
+    path = REPOSITORY / "scripts" / "make_demo_class.py"
+    spec = importlib.util.spec_from_file_location("make_demo_class", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_batch(course: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", "batch", ASSIGNMENT, *args], cwd=course, env=env,
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def counts(process: subprocess.CompletedProcess) -> tuple[int, int, int]:
+    """(submissions, graded now, unchanged) from the batch's summary line."""
+    match = SUMMARY.search(process.stdout)
+    assert match, f"no summary in\n{process.stdout}\n{process.stderr}"
+    return tuple(int(group) for group in match.groups())
+
+
+def records(course: Path) -> dict[str, dict]:
+    folder = course / "reports" / ASSIGNMENT / "results"
+    return {path.stem: json.loads(path.read_text()) for path in folder.glob("*.json")}
+
+
+def gradebook_totals(course: Path) -> dict[str, float]:
+    """Raw score per student of every submission in the gradebook (duplicates would fail here)."""
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        submissions = gb.find_assignment(ASSIGNMENT).submissions
+        students = [submission.student.id for submission in submissions]
+        assert len(students) == len(set(students)), f"duplicate submissions: {sorted(students)}"
+        return {submission.student.id: float(submission.score) for submission in submissions}
+
+
+def single_file_total(notebook: Path, course: Path, env: dict[str, str]) -> float:
+    results = notebook.parent.parent / "single.json"
+    subprocess.run(
+        [sys.executable, "-m", "autograder", str(notebook), "--results", str(results), "-q",
+         "--assignment", str(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), *LIMITS],
+        env=env, capture_output=True, timeout=120,
+    )
+    return float(json.loads(results.read_text())["score"])
+
+
+def submitted_notebook(course: Path, student: str) -> Path:
+    return next((course / "submitted" / student / ASSIGNMENT).glob("*.ipynb"))
+
+
+# ----------------------------------------------------------------------------- one class, step by step
+
+
+@pytest.fixture(scope="module")
+def graded(module_course: Path, mnist_env, nbgrader) -> dict:
+    """The course after: generate_assignment, a due date and the "zero" late policy; ``batch
+    --student typed blank``; ``batch`` (the rest); ``batch`` again; ``nbgrader export``."""
+    course = module_course
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write('\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+    nbgrader(course, "db", "assignment", "add", ASSIGNMENT, f"--duedate={DUE}")
+    demo_class_module().build_class(course, CLASS)
+    steps = {"students": run_batch(course, mnist_env, "--student", "typed", "blank", *LIMITS)}
+    steps["records_after_students"] = records(course)
+    steps["gradebook_after_students"] = gradebook_totals(course)
+    steps["all"] = run_batch(course, mnist_env, "--jobs", "2", *LIMITS)
+    steps["records_after_all"] = records(course)
+    steps["again"] = run_batch(course, mnist_env, *LIMITS)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:  # as if killed before these were written
+        gb.remove_submission(ASSIGNMENT, "typed")
+    (course / "feedback" / "reference" / ASSIGNMENT / f"{ASSIGNMENT}.html").unlink()
+    steps["repair"] = run_batch(course, mnist_env, *LIMITS)
+    nbgrader(course, "export", "--to", str(course / "grades.csv"))
+    with ThreadPoolExecutor(2) as pool:
+        notebooks = [submitted_notebook(course, student) for student in CLASS]
+        totals = pool.map(lambda notebook: single_file_total(notebook, course, mnist_env), notebooks)
+        steps["single"] = dict(zip(CLASS, totals, strict=True))
+    steps["course"] = course
+    return steps
+
+
+def test_student_option_grades_only_those(graded):
+    assert graded["students"].returncode == 0, graded["students"].stdout + graded["students"].stderr
+    assert counts(graded["students"]) == (2, 2, 0)
+    assert set(graded["records_after_students"]) == {"typed", "blank"}
+    assert set(graded["gradebook_after_students"]) == {"typed", "blank"}
+
+
+def test_whole_class_graded_once_and_exit_status_names_unreadable(graded):
+    process = graded["all"]
+    assert counts(process) == (len(CLASS), len(CLASS) - 2, 2)  # typed and blank were already graded
+    assert process.returncode == 1  # two files are not notebooks
+    for student in UNREADABLE:
+        assert f"  {student}: unreadable: {ASSIGNMENT}.ipynb: " in process.stdout
+    assert "loops: timed out" in process.stdout
+    assert set(graded["records_after_all"]) == set(CLASS)
+    kept = {s: graded["records_after_all"][s]["graded_at"] for s in ("typed", "blank")}
+    assert kept == {s: graded["records_after_students"][s]["graded_at"] for s in kept}
+
+
+def test_rerun_without_changes_grades_nothing(graded):
+    assert counts(graded["again"]) == (len(CLASS), 0, len(CLASS))
+    assert "gradebook: 0 written, 0 repaired; 0 feedback pages written" in graded["again"].stdout
+    assert records(graded["course"]) == graded["records_after_all"]
+
+
+def test_rerun_repairs_a_missing_gradebook_entry_and_page(graded):
+    assert counts(graded["repair"]) == (len(CLASS), 0, len(CLASS))
+    assert "gradebook: 0 written, 1 repaired; 1 feedback pages written" in graded["repair"].stdout
+
+
+def test_gradebook_and_export_equal_single_file_totals(graded):
+    single = graded["single"]
+    assert single["reference"] == single["typed"] == 100
+    assert single["blank"] == single["broken"] == single["empty"] == 0
+    assert single["relu2deriv_ge"] == 90  # that function's points, and nothing else
+    assert gradebook_totals(graded["course"]) == single
+    with open(graded["course"] / "grades.csv", newline="") as stream:
+        rows = {row["student_id"]: row for row in csv.DictReader(stream)}
+    assert {s: float(row["raw_score"]) for s, row in rows.items()} == single
+    for student, row in rows.items():  # the "zero" policy takes everything from the late one
+        penalty = single[student] if student == "late" else 0.0
+        assert float(row["late_submission_penalty"]) == penalty, student
+        assert float(row["score"]) == single[student] - penalty, student
+
+
+def test_gradebook_entries_are_as_nbgrader_autograde_writes_them(graded):
+    with Gradebook(f"sqlite:///{graded['course'] / 'gradebook.db'}") as gb:
+        for student in CLASS:
+            notebook = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+            for grade in notebook.grades:
+                assert grade.auto_score is not None and not grade.needs_manual_grade
+            submission = gb.find_submission(ASSIGNMENT, student)
+            assert submission.timestamp is not None
+            assert (submission.total_seconds_late > 0) == (student == "late")
+        blank = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "blank")
+        assert {comment.auto_comment for comment in blank.comments} == {"No response."}
+        typed = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "typed")
+        assert {comment.auto_comment for comment in typed.comments} == {None}
+
+
+def hidden_code_lines() -> set[str]:
+    """Lines of code (not strings, not comments) of the checks and of the notebook's hidden tests."""
+    lines = set()
+    for path in (REPOSITORY / "autograder" / "checks").glob("*.py"):
+        text = path.read_text()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.stmt) and not isinstance(node, ast.Expr | ast.FunctionDef | ast.ClassDef):
+                first = text.splitlines()[node.lineno - 1].strip()
+                if len(first) >= 20 and not first.startswith(("#", '"', "'", "f\"", "from ", "import ")):
+                    lines.add(first)
+    source = json.loads((REPOSITORY / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
+    for cell in source["cells"]:
+        text = "".join(cell["source"])
+        for block in re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", text, re.S):
+            lines |= {line.strip() for line in block.splitlines() if line.strip()}
+    assert len(lines) > 20
+    return lines
+
+
+def test_feedback_for_every_submission_without_hidden_code(graded):
+    course, single = graded["course"], graded["single"]
+    forbidden = hidden_code_lines()
+    for student in CLASS:
+        page = course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
+        text = html.unescape(page.read_text(encoding="utf-8"))
+        assert f"Score: {single[student]:g} / 100" in text, student
+        assert (course / "feedback" / student / ASSIGNMENT / "timestamp.txt").exists()
+        leaked = [line for line in forbidden if line in text]
+        assert not leaked, f"{student}: {leaked[:3]}"
+        assert "HIDDEN TESTS" not in text
+        if student in UNREADABLE:
+            assert "could not be graded" in text
+        else:
+            assert "<h2>Score per task</h2>" in text
+    reference = (course / "feedback" / "reference" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert 'src="data:image/png;base64,' in reference and 'class="confusion"' in reference
+    mistaken = (course / "feedback" / "relu2deriv_ge" / ASSIGNMENT / "mnist_mlp.html").read_text()
+    assert "Hint" in mistaken
+    late = (course / "feedback" / "late" / ASSIGNMENT / "mnist_mlp.html").read_text()
+    assert "after the due date" in late and "Late penalty" in late
+
+
+def test_report_shows_the_right_counts(graded):
+    folder = graded["course"] / "reports" / ASSIGNMENT
+    for figure in ("score_histogram.png", "check_pass_rate.png"):
+        assert (folder / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = html.unescape((folder / "index.html").read_text())
+
+    def row(label: str) -> str:
+        match = re.search(rf"<th>{re.escape(label)}</th><td class=\"number\">([^<]+)</td>", page)
+        assert match, label
+        return match.group(1)
+
+    assert row("submissions") == str(len(CLASS))
+    assert row("graded") == str(len(CLASS) - 2)
+    assert row("could not be read (scored 0)") == "2"
+    assert row("not graded (grader failed; rerun grades them)") == "0"
+    assert row("hit a limit (time, memory, output) or crashed") == "2"  # loops, exits
+    assert row("late") == "1"
+    assert row("full marks") == str(sum(total == 100 for total in graded["single"].values()))
+    problems = page.split("could not be read or graded</h2>")[1]
+    assert all(student in problems for student in UNREADABLE) and "typed" not in problems
+    assert "NotImplementedError" in page.split("Most common failure messages")[1]
+    with open(folder / "scores.csv", newline="") as stream:
+        rows = {row["student"]: row for row in csv.DictReader(stream)}
+    assert {s: float(r["score"]) for s, r in rows.items()} == graded["single"]
+    assert {s for s, r in rows.items() if r["status"] == "unreadable"} == UNREADABLE
+    assert rows["late"]["final_score"] == "0" and rows["reference"]["final_score"] == "100"
+
+
+# ----------------------------------------------------------------------------- SIGKILL and rerun
+
+
+def grader_processes(course: Path) -> list[int]:
+    """Grading processes still working on this course's submissions."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if entry.name.isdigit() and str(course / "submitted").encode() in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigkill_partway_then_rerun_grades_each_student_once(scratch_course, mnist_env, graded):
+    course = scratch_course  # no gradebook yet: the batch adds the assignment itself
+    demo_class_module().build_class(course, QUICK_CLASS)
+    command = [sys.executable, "-m", "autograder", "batch", ASSIGNMENT, "--jobs", "1", *LIMITS]
+    process = subprocess.Popen(command, cwd=course, env=mnist_env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(records(course)) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = records(course)
+    assert 2 <= len(before) < len(QUICK_CLASS), "the batch was not killed partway"
+    for _ in range(50):  # the grading process dies with the batch (PR_SET_PDEATHSIG)
+        if not grader_processes(course):
+            break
+        time.sleep(0.1)
+    assert not grader_processes(course)
+
+    rerun = run_batch(course, mnist_env, "--jobs", "2", *LIMITS)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert counts(rerun) == (len(QUICK_CLASS), len(QUICK_CLASS) - len(before), len(before))
+    after = records(course)
+    assert set(after) == set(QUICK_CLASS)
+    assert all(after[s]["graded_at"] == before[s]["graded_at"] for s in before)  # not graded twice
+    expected = {student: graded["single"][student] for student in QUICK_CLASS}
+    assert gradebook_totals(course) == expected
+    assert {s: r["result"]["score"] for s, r in after.items()} == expected
+    assert not list((course / "reports" / ASSIGNMENT / "results").glob("*.tmp"))
+    assert not (course / "reports" / ASSIGNMENT / ".grading").exists()  # the killed run's scratch
+    assert counts(run_batch(course, mnist_env, *LIMITS)) == (len(QUICK_CLASS), 0, len(QUICK_CLASS))
+
+
+# ----------------------------------------------------------------------------- the grading process
+
+
+def test_a_grader_that_crashes_or_hangs_is_reported_not_fatal(tmp_path, monkeypatch):
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text("{}")
+    crash = [sys.executable, "-c", "import sys; sys.stderr.write('boom\\n'); sys.exit(3)"]
+    monkeypatch.setattr(batchprocs, "grader_command", lambda *args: crash)
+    run = batchprocs.run_grader(batchprocs.Processes(), notebook, tmp_path, notebook, Limits(), tmp_path)
+    assert run.result is None and "status 3" in run.problem and "boom" in run.problem
+
+    hang = [sys.executable, "-c", "import time; time.sleep(30)"]
+    monkeypatch.setattr(batchprocs, "grader_command", lambda *args: hang)
+    monkeypatch.setattr(batchprocs, "GRACE_SECONDS", 0.5)
+    started = time.monotonic()
+    limits = Limits(submission_seconds=0.1)
+    run = batchprocs.run_grader(batchprocs.Processes(), notebook, tmp_path, notebook, limits, tmp_path)
+    assert run.result is None and "stopped after 0.6 s" in run.problem
+    assert time.monotonic() - started < 10
+
+
+def test_choose_notebook(tmp_path):
+    assert batch.choose_notebook(tmp_path, ASSIGNMENT)[0] is None
+    assert "no notebook" in batch.choose_notebook(tmp_path, ASSIGNMENT)[1]
+    (tmp_path / "mine.ipynb").write_text("{}")
+    notebook, problem, note = batch.choose_notebook(tmp_path, ASSIGNMENT)
+    assert notebook == tmp_path / "mine.ipynb" and not problem and "mine.ipynb" in note
+    (tmp_path / "other.ipynb").write_text("{}")
+    assert "none of them is mnist_mlp.ipynb" in batch.choose_notebook(tmp_path, ASSIGNMENT)[1]
+    (tmp_path / "mnist_mlp.ipynb").write_text("{}")
+    assert batch.choose_notebook(tmp_path, ASSIGNMENT) == (tmp_path / "mnist_mlp.ipynb", "", "")
