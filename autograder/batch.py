@@ -49,10 +49,10 @@ from autograder.batchstore import (
     new_record,
     scores_of,
 )
+from autograder.cli import add_limit_arguments, limits_from
 from autograder.sandbox import Limits
 
 EXIT_ALL_GRADED, EXIT_SOME_NOT_GRADED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 4, 130
-DEFAULTS = Limits()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,14 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="grade again even submissions that have not changed since they were graded")
     parser.add_argument("--course-dir", type=Path, default=Path.cwd(),
                         help="the nbgrader course root (default: the current directory)")
-    parser.add_argument("--timeout", type=float, default=DEFAULTS.submission_seconds,
-                        help=f"seconds one submission may take (default {DEFAULTS.submission_seconds:g})")
-    parser.add_argument("--call-timeout", type=float, default=DEFAULTS.call_seconds,
-                        help="seconds one call of a student function may take "
-                        f"(default {DEFAULTS.call_seconds:g})")
-    parser.add_argument("--memory", type=int, default=DEFAULTS.memory_bytes // 2**20,
-                        help="MiB of address space for a student process "
-                        f"(default {DEFAULTS.memory_bytes // 2**20})")
+    add_limit_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -503,11 +496,13 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return EXIT_USAGE if exit_.code else EXIT_ALL_GRADED
-    if args.jobs < 1 or min(args.timeout, args.call_timeout) <= 0 or args.memory <= 0:
+    try:
+        limits = limits_from(args)
+    except ValueError:
+        limits = None
+    if args.jobs < 1 or limits is None:
         print(f"{parser.prog}: error: --jobs and the limits must be positive", file=sys.stderr)
         return EXIT_USAGE
-    limits = Limits(call_seconds=args.call_timeout, submission_seconds=args.timeout,
-                    memory_bytes=args.memory * 2**20)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return run_batch(args, limits, parser.prog)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.cli import limit_arguments
 from autograder.sandbox import Limits
 
 EXIT_NOT_GRADED = 1
@@ -177,8 +178,7 @@ def grader_command(notebook: Path, results: Path, assignment_notebook: Path, lim
     return [
         sys.executable, "-c", CHILD_CODE, str(os.getpid()),
         str(notebook), "--results", str(results), "-q", "--assignment", str(assignment_notebook),
-        "--timeout", f"{limits.submission_seconds:g}", "--call-timeout", f"{limits.call_seconds:g}",
-        "--memory", str(limits.memory_bytes // 2**20),
+        *limit_arguments(limits),
     ]
 
 

@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--visibility", default="visible",
                         choices=("visible", "hidden", "after_due_date", "after_published"),
                         help="Gradescope visibility of each test's details (default: visible)")
+    add_limit_arguments(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the total")
+    return parser
+
+
+def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's limits as options, shared by the single-file and batch commands."""
     parser.add_argument("--call-timeout", type=float, default=DEFAULTS.call_seconds,
                         help="seconds one call of a student function (or one cell) may take "
                         f"(default {DEFAULTS.call_seconds:g})")
@@ -53,17 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-limit", type=int, default=DEFAULTS.output_bytes // 2**10,
                         help="KiB the student code may print (default "
                         f"{DEFAULTS.output_bytes // 2**10})")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only the total")
-    return parser
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
+    """The limits the options ask for; ``ValueError`` when one is not positive."""
+    if min(args.call_timeout, args.timeout) <= 0 or min(args.memory, args.output_limit) <= 0:
+        raise ValueError("limits must be positive")
     return Limits(
         call_seconds=args.call_timeout,
         submission_seconds=args.timeout,
         memory_bytes=args.memory * 2**20,
         output_bytes=args.output_limit * 2**10,
     )
+
+
+def limit_arguments(limits: Limits) -> list[str]:
+    """The options that give ``limits`` to the single-file command (inverse of ``limits_from``)."""
+    return [
+        "--call-timeout", f"{limits.call_seconds:g}", "--timeout", f"{limits.submission_seconds:g}",
+        "--memory", str(limits.memory_bytes // 2**20), "--output-limit", str(limits.output_bytes // 2**10),
+    ]
 
 
 def grade_submission(
@@ -111,13 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.submission.is_file():
         print(f"{parser.prog}: error: {args.submission}: no such file", file=sys.stderr)
         return EXIT_USAGE
-    if min(args.call_timeout, args.timeout) <= 0 or min(args.memory, args.output_limit) <= 0:
-        print(f"{parser.prog}: error: limits must be positive", file=sys.stderr)
+    try:
+        limits = limits_from(args)
+    except ValueError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     become_subreaper()
     try:
         result = grade_submission(
-            args.submission, args.assignment, limits_from(args), args.visibility, args.junitxml
+            args.submission, args.assignment, limits, args.visibility, args.junitxml
         )
     except FileNotFoundError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
