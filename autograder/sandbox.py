@@ -504,9 +504,10 @@ def become_subreaper() -> None:
 
 
 def reap_orphans(rounds: int = 50) -> None:
-    """SIGKILL and reap this process's children that are not ``subprocess`` objects we own.
+    """SIGKILL and reap every child of this process, including adopted orphans.
 
-    Call only in a process whose only children are sandboxes (the grading process).
+    Does nothing unless this process is a subreaper (``become_subreaper``): call it only
+    in a process whose only children are sandboxes (the single-file grading process).
     """
     if not _is_subreaper():
         return
