@@ -87,10 +87,14 @@ class MissingFunction(Exception):
 
 
 class Sandbox:
-    """One student process for one submission, restarted after a crash.
+    """The student processes of one submission: one at a time, restarted after a crash.
 
-    ``cells`` run in order when the process starts; a cell that kills the process
-    is skipped on restart, so it costs only what depends on it.
+    ``cells`` run in order when a process starts; a cell that kills the process is
+    skipped on restart, so it costs only what depends on it. A function whose check
+    swaps in reference versions of its dependencies (``worker.DEPENDENCIES``) gets a
+    process of its own that holds only those references, and the other functions run
+    in a process that holds none: student code that steals a reference from memory can
+    use it only where the grader hands it over anyway.
     """
 
     def __init__(self, cells: Sequence[Cell], limits: Limits = Limits()) -> None:
@@ -102,6 +106,7 @@ class Sandbox:
         self._broken: dict[str, str] = {}  # function -> why it killed the process last time
         self._deadline = time.monotonic() + limits.submission_seconds
         self._process: subprocess.Popen | None = None
+        self._group: str | None = None  # the function whose references the process holds
         self._dir: Path | None = None
 
     # -- public -------------------------------------------------------------------
@@ -120,7 +125,10 @@ class Sandbox:
         """
         if function in self._broken:
             raise SandboxError(f"{self._broken[function]} (earlier call; not called again)")
-        self._ensure_started()
+        group = function if function in worker.DEPENDENCIES else ""
+        if self._group != group:
+            self._kill()
+        self._ensure_started(group)
         arrays: list[np.ndarray] = []
         request = {
             "op": "call",
@@ -166,15 +174,15 @@ class Sandbox:
 
     # -- process ------------------------------------------------------------------
 
-    def _ensure_started(self) -> None:
+    def _ensure_started(self, group: str) -> None:
         while self._process is None:
-            self._spawn()
+            self._spawn(group)
             try:
                 self._load()
             except SandboxError:
                 continue  # the offending cell is now skipped; start again without it
 
-    def _spawn(self) -> None:
+    def _spawn(self, group: str) -> None:
         if self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix="autograder-"))
             _prepare_directory(self._dir)
@@ -200,8 +208,9 @@ class Sandbox:
         os.close(reply_write)
         self._requests = _DeadlineStream(request_write)
         self._replies = _DeadlineStream(reply_read)
+        self._group = group
         self._exchange(
-            {"op": "references", "source": _reference_source()}, [], where="while starting"
+            {"op": "references", "source": _reference_source(group)}, [], where="while starting"
         )
 
     def _load(self) -> None:
@@ -485,10 +494,21 @@ def _size(n: int) -> str:
 
 
 @cache
-def _reference_source() -> str:
+def _reference_source(function: str) -> str:
+    """The reference code the check of ``function`` swaps in: its dependencies, transitively."""
+    import inspect
+
     from solutions import network
 
-    return Path(network.__file__).read_text()
+    names: list[str] = []
+    pending = list(worker.DEPENDENCIES.get(function, ()))
+    while pending:
+        name = pending.pop()
+        if name not in names:
+            names.append(name)
+            pending.extend(worker.DEPENDENCIES.get(name, ()))
+    sources = [inspect.getsource(getattr(network, name)) for name in sorted(names)]
+    return "\n\n".join(["from __future__ import annotations\n\nimport numpy as np", *sources])
 
 
 # ----------------------------------------------------------------------------- orphans

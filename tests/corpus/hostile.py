@@ -230,11 +230,11 @@ ENTRIES = [
         for found in gc.get_objects():
             if type(found) is dict and found.get("__name__") == "reference":
                 globals().update({k: v for k, v in found.items() if callable(v)})
-    """), known_hole="the worker holds the reference functions it injects as dependencies"),
+    """)),
     # evaluate and train run with the reference relu and train_step injected; they keep them
     # for the student's own relu and train_step, which the checks call later.
     Entry("keeps_injected_references", "tampering", loses=loses("relu", "train_step"), options=HOSTILE_LIMITS,
-          known_hole="the worker holds the reference functions it injects as dependencies", replace={
+          replace={
               "relu": code("""
                   kept = {}
 
