@@ -49,7 +49,7 @@ from autograder.batchstore import (
     new_record,
     scores_of,
 )
-from autograder.cli import add_limit_arguments, limits_from
+from autograder.cli import add_limit_arguments, limits_from, parse_arguments
 from autograder.sandbox import Limits
 
 EXIT_ALL_GRADED, EXIT_SOME_NOT_GRADED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 4, 130
@@ -492,10 +492,9 @@ def skip_slow_optional_imports() -> None:
 def main(argv: list[str] | None = None) -> int:
     skip_slow_optional_imports()
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return EXIT_USAGE if exit_.code else EXIT_ALL_GRADED
+    args = parse_arguments(parser, argv)
+    if isinstance(args, int):
+        return args
     try:
         limits = limits_from(args)
     except ValueError:

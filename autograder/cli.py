@@ -46,6 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace | int:
+    """The parsed options, or the exit status to return at once: 0 after ``--help``, 4 on a usage error."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exit_:
+        return EXIT_USAGE if exit_.code else EXIT_FULL
+
+
 def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     """The sandbox's limits as options, shared by the single-file and batch commands."""
     parser.add_argument("--call-timeout", type=float, default=DEFAULTS.call_seconds,
@@ -120,10 +128,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return package_main(argv[1:])
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return EXIT_USAGE if exit_.code else EXIT_FULL
+    args = parse_arguments(parser, argv)
+    if isinstance(args, int):
+        return args
     if not args.submission.is_file():
         print(f"{parser.prog}: error: {args.submission}: no such file", file=sys.stderr)
         return EXIT_USAGE

@@ -26,6 +26,7 @@ import zipfile
 from pathlib import Path
 
 from autograder.assignment import ASSIGNMENT_ID, Assignment, read_assignment
+from autograder.cli import parse_arguments
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -313,10 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return EXIT_USAGE if exit_.code else EXIT_OK
+    args = parse_arguments(parser, argv)
+    if isinstance(args, int):
+        return args
     try:
         if args.target == "gradescope":
             count = build_gradescope(args.out, args.release, args.visibility, not args.hide_score)
