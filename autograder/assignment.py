@@ -14,6 +14,7 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 ASSIGNMENT_ID = "mnist_mlp"
+CONTEXT_KINDS = ("run", "mnist")
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,33 @@ class GradedCell:
 
 
 @dataclass(frozen=True)
+class ContextCell:
+    """A given cell that defines names the answers may use, run before them in the sandbox.
+
+    ``kind`` is the cell's ``metadata.autograder.context``: ``"run"`` (its source runs as
+    written, statement by statement) or ``"mnist"`` (it loads MNIST: the grader defines the
+    arrays it would define, ``x_train``, ``y_train``, ``x_test``, ``y_test``, from its own copy).
+    """
+
+    grade_id: str
+    kind: str
+    source: str
+
+
+@dataclass(frozen=True)
 class Assignment:
-    """What the grader needs to know of the instructor's notebook."""
+    """What the grader needs to know of the instructor's notebook.
+
+    ``tasks`` lists the answer cells' grade ids in notebook order (Task 1 first);
+    ``context`` the given cells that run with the student's cells (see ``ContextCell``).
+    """
 
     graded: tuple[GradedCell, ...]
     solution_ids: frozenset[str]
     instructor_ids: frozenset[str]
+    tasks: tuple[str, ...] = ()
+    context: tuple[ContextCell, ...] = ()
+    order: tuple[str, ...] = ()  # the grade ids of all code cells, in notebook order
 
     @property
     def total_points(self) -> float:
@@ -47,19 +69,26 @@ def read_assignment(path: str | os.PathLike | None = None) -> Assignment:
     this checkout, else its release.
     """
     notebook = json.loads(Path(path or default_assignment_path()).read_text())
-    graded, solutions, instructor = [], set(), set()
+    graded, solutions, instructor, context, order = [], [], set(), [], []
     for cell in notebook["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         grade_id = meta.get("grade_id")
         if not grade_id:
             continue
+        if cell["cell_type"] == "code":
+            order.append(grade_id)
         if meta.get("solution"):
-            solutions.add(grade_id)
+            solutions.append(grade_id)
         else:
             instructor.add(grade_id)
         if meta.get("grade") and cell["cell_type"] == "code":
             graded.append(GradedCell(grade_id, float(meta.get("points", 0))))
-    return Assignment(tuple(graded), frozenset(solutions), frozenset(instructor))
+        kind = cell.get("metadata", {}).get("autograder", {}).get("context")
+        if kind in CONTEXT_KINDS and cell["cell_type"] == "code" and not meta.get("solution"):
+            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            context.append(ContextCell(grade_id, kind, source))
+    return Assignment(tuple(graded), frozenset(solutions), frozenset(instructor), tuple(solutions),
+                      tuple(context), tuple(order))
 
 
 def default_assignment_path() -> Path:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from autograder.assignment import read_assignment
 from autograder.report import GradeResult, grade, table, to_gradescope, write_json_atomically, zero_grade
-from autograder.sandbox import Limits, Sandbox, become_subreaper
+from autograder.sandbox import GraderError, Layers, Limits, Sandbox, become_subreaper, detect, refusal
 from autograder.submission import SubmissionError, student_cells
 
-EXIT_FULL, EXIT_LOST, EXIT_USAGE = 0, 1, 4
+EXIT_FULL, EXIT_LOST, EXIT_GRADER, EXIT_USAGE = 0, 1, 3, 4
 DEFAULTS = Limits()
 
 
@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Exit status: 0 all points earned, 1 some points lost (also for a submission that "
-            "could not be read or run: it is graded 0 with the reason), 4 usage error. "
+            "could not be read or run: it is graded 0 with the reason), 3 the grader could not grade "
+            "here (its own or the host's fault, never the student's: no results are written), "
+            "4 usage error. "
             "Other commands: 'python -m autograder batch --help', "
             "'python -m autograder package --help'."
         ),
@@ -44,6 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_limit_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the total")
     return parser
+
+
+def add_isolation_argument(parser: argparse.ArgumentParser) -> None:
+    """``--allow-unisolated``, shared by the single-file and batch commands."""
+    parser.add_argument(
+        "--allow-unisolated", action="store_true",
+        help="grade even where the student's code could read the reference and the hidden checks "
+        "(no Landlock and no namespaces, e.g. macOS): only for submissions you trust",
+    )
+
+
+def isolation_problem(allow_unisolated: bool) -> str:
+    """Why this host must not grade (empty when it may): the layers that hide files are missing."""
+    layers = detect()
+    return "" if layers.hides_files or allow_unisolated else refusal(layers)
 
 
 def parse_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace | int:
@@ -68,6 +85,7 @@ def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-limit", type=int, default=DEFAULTS.output_bytes // 2**10,
                         help="KiB the student code may print (default "
                         f"{DEFAULTS.output_bytes // 2**10})")
+    add_isolation_argument(parser)
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
@@ -92,27 +110,34 @@ def limit_arguments(limits: Limits) -> list[str]:
 
 def grade_submission(
     path: Path, assignment_path: Path | None = None, limits: Limits = DEFAULTS,
-    visibility: str = "visible", junitxml: Path | None = None,
+    visibility: str = "visible", junitxml: Path | None = None, layers: Layers | None = None,
 ) -> GradeResult:
-    """Grade one notebook; never raises for a bad submission (it gets 0 and a reason)."""
+    """Grade one notebook; never raises for a bad submission (it gets 0 and a reason).
+
+    Raises ``GraderError`` when the student process cannot be set up on this host.
+    """
     from autograder.runner import run_checks
 
     started = time.monotonic()
     assignment = read_assignment(assignment_path)
+    layers = layers if layers is not None else detect()
     try:
         cells = student_cells(path, assignment)
     except SubmissionError as error:
         result = zero_grade(assignment, str(error), visibility)
     else:
-        with Sandbox(cells, limits) as sandbox:
+        with Sandbox(cells, limits, layers) as sandbox:
             outcomes = run_checks(sandbox, str(junitxml) if junitxml else None)
             output = sandbox.output
+            layers = sandbox.layers  # less any layer that turned out not to work here
         result = grade(assignment, outcomes, visibility)
         result.artifacts = sandbox.artifacts
         for index, error in sorted(sandbox.cell_errors.items()):
             result.notes.append(f"cell {index} failed to run: {error}")
         if output:
             result.notes.append(f"the submission printed {len(output)} characters (not shown)")
+    result.isolation = layers.report()
+    result.notes.append(layers.summary())
     result.execution_time = time.monotonic() - started
     return result
 
@@ -139,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    problem = isolation_problem(args.allow_unisolated)
+    if problem:
+        print(f"{parser.prog}: {problem}", file=sys.stderr)
+        return EXIT_GRADER
     become_subreaper()
     try:
         result = grade_submission(
@@ -147,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except GraderError as error:
+        print(f"{parser.prog}: grader error, not the student's: {error}", file=sys.stderr)
+        return EXIT_GRADER
     if args.results:
         write_json_atomically(to_gradescope(result), args.results)
     print(f"{args.submission}: {result.score:g}/{result.max_score:g}" if args.quiet else table(result))

@@ -1,98 +1,50 @@
-"""Helpers the checks share: describing what came back, failing with a hint, gradients."""
+"""The grader's side of the shared checks: the student seen through the sandbox, and places.
+
+The check functions live in ``autograder/checks/mnist_checks/`` (shipped beside the
+release notebook for its visible checks). Here they get a ``GradedStudent``: calls go to
+the sandbox (or, in nbgrader's kernel, to the notebook's namespace), the shared ``Rng``
+becomes the wire's, and an exception of the student's code becomes ``StudentRaised``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
 from typing import Any
 
-import numpy as np
+from autograder import worker
+from autograder.checks.mnist_checks.tools import CheckFailure, Rng, StudentRaised
+from autograder.sandbox import StudentError
 
-from autograder.worker import Opaque
-
-
-class CheckFailure(AssertionError):
-    """A check failed; the message says what was expected, what came back, and a hint."""
-
-
-def fail(what: str, expected: str, got: str, hint: str) -> CheckFailure:
-    """Build the failure message every check uses."""
-    return CheckFailure(f"{what}: expected {expected}, got {got}. Hint: {hint}")
+__all__ = ["CheckFailure", "GradedStudent", "StudentRaised", "split_error"]
+ERROR = re.compile(r"^(?P<kind>[A-Za-z_][\w.]*)(?P<rest>(?::| \(|$).*)$", re.S)
 
 
-def describe(value: Any, limit: int = 6) -> str:
-    """A short description: type, shape, dtype and a few values."""
-    if isinstance(value, Opaque):
-        return f"an object of type {value.type_name}"
-    if value is None or isinstance(value, bool | int | float):
-        return repr(value)
-    if isinstance(value, np.generic):
-        return f"{value.item()!r} ({value.dtype})"
-    if isinstance(value, np.ndarray):
-        if value.ndim == 0:
-            return f"{value.item()!r} ({value.dtype})"
-        flat = value.ravel()
-        shown = np.array2string(flat[:limit], precision=4, separator=", ")
-        more = ", ..." if flat.size > limit else ""
-        return f"array of shape {value.shape}, dtype {value.dtype}, values {shown[:-1]}{more}]"
-    if isinstance(value, tuple | list):
-        kind = type(value).__name__
-        return f"a {kind} of {len(value)}: (" + ", ".join(describe(v, 3) for v in value[:4]) + ")"
-    if isinstance(value, dict):
-        return f"a dict with keys {sorted(value)}"
-    return repr(value)
+def split_error(function: str, text: str) -> tuple[str, str]:
+    """``"relu raised ValueError: ..."`` as ("ValueError", "...")."""
+    text = text.removeprefix(f"{function} raised ")
+    match = ERROR.match(text)
+    if not match or text.startswith("called sys.exit"):
+        return "", text
+    return match["kind"], match["rest"].removeprefix(":").strip()
 
 
-def as_array(value: Any, what: str, hint: str) -> np.ndarray:
-    """``value`` as a NumPy array, or a failure naming what came back instead."""
-    if not isinstance(value, np.ndarray):
-        raise fail(what, "a NumPy array", describe(value), hint)
-    return value
+class GradedStudent:
+    """Wraps a ``Sandbox`` (or the notebook's ``InProcessStudent``) for the shared checks."""
 
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
 
-def as_number(value: Any, what: str, hint: str) -> float:
-    """A returned scalar (Python or NumPy number, or a 0-d/size-1 array) as a float."""
-    if isinstance(value, bool | int | float | np.generic):
-        value = np.asarray(value)
-    if isinstance(value, np.ndarray) and value.size == 1 and np.isfinite(value).all():
-        return float(value.ravel()[0])
-    raise fail(what, "one finite number", describe(value), hint)
+    @property
+    def artifacts(self) -> dict | None:
+        return getattr(self.inner, "artifacts", None)
 
-
-def expect_shape(array: np.ndarray, shape: tuple[int, ...], what: str, hint: str) -> None:
-    if array.shape != shape:
-        raise fail(what, f"shape {shape}", describe(array), hint)
-
-
-def expect_close(
-    got: np.ndarray, expected: np.ndarray, what: str, hint: str, rtol: float = 1e-7, atol: float = 1e-9
-) -> None:
-    """Values must match; the message shows the first mismatching position."""
-    got = np.asarray(got, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    if got.shape != expected.shape:
-        raise fail(what, f"shape {expected.shape}", describe(got), hint)
-    close = np.isclose(got, expected, rtol=rtol, atol=atol)
-    if not close.all():
-        where = tuple(int(i) for i in np.argwhere(~close)[0])
-        raise fail(
-            what,
-            f"{expected[where]:.6g} at index {where}",
-            f"{got[where]:.6g} there ({int((~close).sum())} of {close.size} values differ)",
-            hint,
-        )
-
-
-def numerical_gradient(
-    loss: Callable[[np.ndarray], float], x: np.ndarray, indices: Iterable[tuple[int, ...]], h: float = 1e-5
-) -> dict[tuple[int, ...], float]:
-    """Central differences of ``loss`` at ``x`` for the given entries (``x`` is restored)."""
-    gradient = {}
-    for index in indices:
-        saved = x[index]
-        x[index] = saved + h
-        above = loss(x)
-        x[index] = saved - h
-        below = loss(x)
-        x[index] = saved
-        gradient[index] = (above - below) / (2 * h)
-    return gradient
+    def call(self, function: str, args: list, kwargs: dict | None = None, repeat: int = 1) -> Any:
+        convert = (lambda v: worker.Rng(v.seed, v.key, v.skip) if isinstance(v, Rng) else v)
+        try:
+            return self.inner.call(function, [convert(a) for a in args],
+                                   {k: convert(v) for k, v in (kwargs or {}).items()}, repeat)
+        except StudentError as error:
+            kind, message = split_error(function, str(error))
+            if not kind:
+                raise
+            raise StudentRaised(function, kind, message) from None

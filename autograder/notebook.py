@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from autograder import worker
-from autograder.expect import CheckFailure
+from autograder.expect import CheckFailure, GradedStudent, StudentRaised
 from autograder.sandbox import CallResult, MissingFunction, StudentError, parse_reply
 
 
@@ -63,14 +63,14 @@ def run_checks(grade_id: str, namespace: dict) -> None:
 
     Raises AssertionError listing each failed check's message; prints nothing.
     """
-    student = InProcessStudent(namespace)
+    student = GradedStudent(InProcessStudent(namespace))
     failures = []
     for name, check in checks_for(grade_id):
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
                 check(student, check_rng(grade_id, name))
-        except (CheckFailure, StudentError, MissingFunction) as error:
+        except (CheckFailure, StudentError, StudentRaised, MissingFunction) as error:
             failures.append(f"{name}: {error}")
     if failures:
         raise AssertionError("\n".join(failures))

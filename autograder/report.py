@@ -14,6 +14,9 @@ from pathlib import Path
 from autograder.assignment import Assignment
 from autograder.runner import CheckOutcome
 
+MAX_MESSAGE = 2000  # characters of one check's message in the results
+MAX_NOTES = 40
+
 
 @dataclass
 class GradeResult:
@@ -23,6 +26,7 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
     artifacts: dict = field(default_factory=dict)
+    isolation: dict = field(default_factory=dict)
     execution_time: float = 0.0
 
     @property
@@ -40,7 +44,8 @@ class GradeResult:
 
 def grade(assignment: Assignment, outcomes: list[CheckOutcome], visibility: str) -> GradeResult:
     """Score each graded cell of ``assignment``: its points if all its checks passed, else 0."""
-    result = GradeResult(checks=list(outcomes))
+    result = GradeResult(checks=[_capped(o) for o in outcomes])
+    outcomes = result.checks
     for cell in assignment.graded:
         mine = [o for o in outcomes if o.grade_id == cell.grade_id]
         if not mine:
@@ -59,8 +64,19 @@ def grade(assignment: Assignment, outcomes: list[CheckOutcome], visibility: str)
     return result
 
 
+def clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` cut to ``limit`` characters, saying so."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
+
+
+def _capped(outcome: CheckOutcome) -> CheckOutcome:
+    return CheckOutcome(outcome.grade_id, clip(outcome.name, 200), outcome.passed, clip(outcome.message),
+                        outcome.seconds)
+
+
 def zero_grade(assignment: Assignment, reason: str, visibility: str) -> GradeResult:
     """A submission that could not be read or run: every cell 0, with the reason."""
+    reason = clip(reason)
     result = GradeResult(notes=[reason])
     for cell in assignment.graded:
         result.tests.append({
@@ -76,10 +92,11 @@ def to_gradescope(result: GradeResult) -> dict:
     return {
         "score": result.score,
         "execution_time": round(result.execution_time, 3),
-        "output": "\n".join([summary, *result.notes]),
+        "output": "\n".join([summary, *notes_of(result)]),
         "tests": result.tests,
         "extra_data": {
             "max_score": result.max_score,
+            "isolation": result.isolation,
             "artifacts": result.artifacts,
             "checks": [
                 {"grade_id": c.grade_id, "name": c.name, "passed": c.passed, "message": c.message}
@@ -87,6 +104,14 @@ def to_gradescope(result: GradeResult) -> dict:
             ],
         },
     }
+
+
+def notes_of(result: GradeResult) -> list[str]:
+    """The notes, each capped, at most ``MAX_NOTES`` of them."""
+    notes = [clip(note) for note in result.notes[:MAX_NOTES]]
+    if len(result.notes) > MAX_NOTES:
+        notes.append(f"... and {len(result.notes) - MAX_NOTES} more notes")
+    return notes
 
 
 def write_json_atomically(data: dict, path: str | os.PathLike) -> None:
@@ -110,5 +135,5 @@ def table(result: GradeResult) -> str:
     rows.append("-" * (width + 19))
     total = f"{result.score:g}/{result.max_score:g}"
     rows.append(f"{'total':<{width}}  {total:>9}")
-    rows.extend(result.notes)
+    rows.extend(notes_of(result))
     return "\n".join(rows)

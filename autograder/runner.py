@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.expect import CheckFailure
+from autograder.context import name_places
+from autograder.expect import CheckFailure, GradedStudent, StudentRaised
 from autograder.notebook import check_rng
 from autograder.sandbox import MissingFunction, Sandbox, SandboxError, StudentError
+from autograder.submission import place_labels
 
 CHECKS_DIR = Path(__file__).parent / "checks"
-EXPECTED_FAILURES = (CheckFailure, StudentError, MissingFunction, SandboxError)
+EXPECTED_FAILURES = (CheckFailure, StudentError, StudentRaised, MissingFunction, SandboxError)
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,13 @@ class GradingPlugin:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
+        self.student_view = GradedStudent(sandbox)
+        self.places = place_labels(getattr(sandbox, "cells", []))
         self.outcomes: list[CheckOutcome] = []
 
     @pytest.fixture
-    def student(self) -> Sandbox:
-        return self.sandbox
+    def student(self) -> GradedStudent:
+        return self.student_view
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
@@ -54,6 +58,7 @@ class GradingPlugin:
                 message = str(error) if isinstance(error, EXPECTED_FAILURES) else (
                     f"the check could not use what came back ({type(error).__name__}: {error})"
                 )
+            message = name_places(message, self.places)
             self.outcomes.append(
                 CheckOutcome(grade_id_of(item), item.name, report.passed, message, call.duration)
             )

@@ -17,6 +17,7 @@ from autograder.assignment import Assignment
 from autograder.sandbox import Cell
 
 MAGIC_LINE = re.compile(r"^(\s*)([%!].*)$", re.MULTILINE)
+MAX_NOTEBOOK_BYTES = 16 * 2**20  # a notebook with every output kept is a few MiB
 
 
 class SubmissionError(Exception):
@@ -24,27 +25,75 @@ class SubmissionError(Exception):
 
 
 def nbgrader_metadata(cell: dict) -> dict:
-    """The cell's ``metadata.nbgrader`` dict, or an empty one (also for malformed metadata)."""
+    """The cell's ``metadata.nbgrader`` dict, or an empty one (also for malformed metadata).
+
+    A ``grade_id`` that is not a string (a student's edit, or a broken file) is left out, so
+    that it can match nothing and crash nothing.
+    """
     metadata = cell.get("metadata")
     meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
-    return meta if isinstance(meta, dict) else {}
+    if not isinstance(meta, dict):
+        return {}
+    if "grade_id" in meta and not isinstance(meta["grade_id"], str):
+        meta = {key: value for key, value in meta.items() if key != "grade_id"}
+    return meta
 
 
 def student_cells(path: str | os.PathLike, assignment: Assignment) -> list[Cell]:
-    """The code cells to run for a submission, as ``Cell(index, source)`` in notebook order.
+    """The code cells to run for a submission, as ``Cell(index, source, label)`` in notebook order.
 
-    ``index`` counts all cells from 1, as JupyterLab shows them when numbered.
+    The answer cells and the cells the student added, and, before each answer cell, the given
+    context cells above it in the assignment (their source from the assignment, never from the
+    submission; see ``autograder.context``). ``index`` counts all cells of the submission from
+    1 (context cells the submission lacks get indices after its last cell); ``label`` names
+    the place as the student sees it: "Task 2 answer cell", "your cell after Task 2",
+    "given cell normalise".
     """
+    from autograder.context import context_source
+
     notebook = read_notebook(path)
-    cells = []
-    for index, cell in enumerate(notebook["cells"], start=1):
+    cells = notebook["cells"]
+    pending = list(assignment.context)
+    positions = {nbgrader_metadata(cell).get("grade_id"): i for i, cell in enumerate(cells, start=1)}
+    spare = len(cells)
+    chosen, task, added = [], 0, 0
+
+    def given_up_to(grade_id: str | None) -> None:
+        """Add the pending context cells that come before ``grade_id`` in the assignment (None: all)."""
+        nonlocal spare
+        limit = assignment.order.index(grade_id) if grade_id in assignment.order else len(assignment.order)
+        while pending and assignment.order.index(pending[0].grade_id) <= limit:
+            given = pending.pop(0)
+            index = positions.get(given.grade_id) or (spare := spare + 1)
+            chosen.append(Cell(index, context_source(given), f"given cell {given.grade_id}"))
+
+    for index, cell in enumerate(cells, start=1):
         if cell.get("cell_type") != "code":
             continue
         grade_id = nbgrader_metadata(cell).get("grade_id")
+        if grade_id in assignment.order:
+            given_up_to(grade_id)
         if grade_id in assignment.instructor_ids:
             continue
-        cells.append(Cell(index, strip_magics(cell_source(cell))))
-    return cells
+        if grade_id in assignment.tasks:
+            task, added = assignment.tasks.index(grade_id) + 1, 0
+            label = f"Task {task} answer cell"
+        else:
+            added += 1
+            label = f"your cell after Task {task}" if task else "your cell before Task 1"
+            label += f" (the {_ordinal(added)})" if added > 1 else ""
+        chosen.append(Cell(index, strip_magics(cell_source(cell)), label))
+    given_up_to(None)
+    return chosen
+
+
+def _ordinal(n: int) -> str:
+    return {2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+
+
+def place_labels(cells: list[Cell]) -> dict[int, str]:
+    """Each cell's index and the name of its place (for messages that say "cell 25")."""
+    return {cell.index: cell.label for cell in cells if getattr(cell, "label", "")}
 
 
 def read_notebook(path: str | os.PathLike) -> dict:
@@ -56,13 +105,21 @@ def read_notebook(path: str | os.PathLike) -> dict:
     path = Path(path)
     name = path.name
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_NOTEBOOK_BYTES + 1)
     except OSError as error:
         raise SubmissionError(f"{name}: cannot be read ({error.strerror})") from None
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(
+            f"{name}: the file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB. Hint: clear the outputs "
+            "(Edit > Clear Outputs of All Cells), save, and submit again."
+        )
     if not raw.strip():
         raise SubmissionError(f"{name}: the file is empty. Hint: save the notebook and submit again.")
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise SubmissionError(f"{name}: not a valid notebook (its JSON is nested too deeply).") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise SubmissionError(
             f"{name}: not a notebook: the file is not valid JSON ({error}); it may be truncated. "

@@ -41,7 +41,10 @@ DEPENDENCIES = {
     "train": ("dropout_mask", "train_step", "evaluate"),
 }
 NUMERIC_KINDS = "biuf"
-MAX_MESSAGE_BYTES = 512 * 2**20
+MAX_MESSAGE_BYTES = 512 * 2**20  # a request (the grader's own)
+MAX_REPLY_BYTES = 64 * 2**20  # a reply: the largest honest one (train's arguments back) is ~13 MB
+MAX_HEADER_BYTES = 4 * 2**20  # a reply's JSON header
+MAX_TEXT = 1000  # characters of any text from the student process that reaches a message
 SCALAR_TYPES = {"bool": bool, "int": int, "float": float}
 MAX_SCALARS = 10  # distinct values kept per argument position
 
@@ -150,14 +153,20 @@ def send(stream: BinaryIO, header: dict, arrays: list[np.ndarray] = ()) -> None:
     stream.flush()
 
 
-def receive(stream: BinaryIO) -> tuple[dict, list[np.ndarray]]:
-    """Read one message written by ``send``; raise ``WireError`` or ``EOFError``."""
+def clip(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` cut to ``limit`` characters, saying so."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
+
+
+def receive(stream: BinaryIO, limit: int = MAX_MESSAGE_BYTES) -> tuple[dict, list[np.ndarray]]:
+    """Read one message written by ``send``, of at most ``limit`` bytes; raise ``WireError`` or
+    ``EOFError``. Sizes are checked before anything is read or allocated."""
     size = struct.unpack(">Q", _read_exactly(stream, 8))[0]
-    if size > MAX_MESSAGE_BYTES:
+    if size > min(limit, MAX_HEADER_BYTES if limit < MAX_MESSAGE_BYTES else limit):
         raise WireError("header too large")
     try:
         header = json.loads(_read_exactly(stream, size))
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise WireError("header is not JSON") from error
     if not isinstance(header, dict) or not isinstance(header.get("arrays"), list):
         raise WireError("header is not an object with arrays")
@@ -166,7 +175,7 @@ def receive(stream: BinaryIO) -> tuple[dict, list[np.ndarray]]:
         dtype, shape = _check_array_spec(spec)
         count = int(np.prod(shape, dtype=np.int64))
         total += count * dtype.itemsize
-        if total > MAX_MESSAGE_BYTES:
+        if total > limit:
             raise WireError("arrays too large")
         data = _read_exactly(stream, count * dtype.itemsize)
         arrays.append(np.frombuffer(data, dtype=dtype).reshape(shape).copy())
@@ -333,13 +342,25 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             return
 
 
+SETUP_FAILED = 121  # exit status: the seccomp filter could not be installed (the host's fault)
+
+
 def main() -> None:
+    """``worker.py REQUEST_FD REPLY_FD [--seccomp]``: serve the grader until it is done."""
     import warnings
 
     warnings.simplefilter("ignore")
     # CPython ignores SIGXFSZ; restore the default so the output limit ends the process.
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     request_fd, reply_fd = int(sys.argv[1]), int(sys.argv[2])
+    if "--seccomp" in sys.argv[3:]:
+        try:
+            import _autograder_seccomp
+
+            _autograder_seccomp.install()
+        except Exception as error:  # noqa: BLE001 - any failure here is the host's, reported as such
+            print(f"sandbox set-up failed: {error}", file=sys.stderr, flush=True)
+            os._exit(SETUP_FAILED)
     with os.fdopen(request_fd, "rb") as requests, os.fdopen(reply_fd, "wb") as replies:
         serve(requests, replies)
     sys.stdout.flush()

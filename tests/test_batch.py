@@ -31,7 +31,9 @@ from autograder.sandbox import Limits
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "mnist_mlp"
-LIMITS = ("--call-timeout", "5", "--timeout", "20")  # keeps the looping submission short
+# Far from the honest work's time (well under a second a call when idle), so a busy machine
+# does not change a score; the looping submission waits for the call limit.
+LIMITS = ("--call-timeout", "10", "--timeout", "60")
 CLASS = [
     "reference", "typed", "blank", "relu2deriv_ge", "not_in_place", "evaluate_doubled",
     "dropout_global_rng", "tampering", "loops", "exits", "late", "renamed", "broken", "empty",
@@ -277,14 +279,13 @@ def test_sigkill_partway_then_rerun_grades_each_student_once(scratch_course, mni
     command = [sys.executable, "-m", "autograder", "batch", ASSIGNMENT, "--jobs", "1", *LIMITS]
     process = subprocess.Popen(command, cwd=course, env=mnist_env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while len(records(course)) < 2 and time.monotonic() < deadline and process.poll() is None:
+    while len(records(course)) < 2 and process.poll() is None:  # the batch ends by itself at worst
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     before = records(course)
     assert 2 <= len(before) < len(QUICK_CLASS), "the batch was not killed partway"
-    for _ in range(50):  # the grading process dies with the batch (PR_SET_PDEATHSIG)
+    for _ in range(300):  # the grading process dies with the batch (PR_SET_PDEATHSIG)
         if not grader_processes(course):
             break
         time.sleep(0.1)
@@ -318,11 +319,9 @@ def test_a_grader_that_crashes_or_hangs_is_reported_not_fatal(tmp_path, monkeypa
     hang = [sys.executable, "-c", "import time; time.sleep(30)"]
     monkeypatch.setattr(batchprocs, "grader_command", lambda *args: hang)
     monkeypatch.setattr(batchprocs, "GRACE_SECONDS", 0.5)
-    started = time.monotonic()
     limits = Limits(submission_seconds=0.1)
     run = batchprocs.run_grader(batchprocs.Processes(), notebook, tmp_path, notebook, limits, tmp_path)
-    assert run.result is None and "stopped after 0.6 s" in run.problem
-    assert time.monotonic() - started < 10
+    assert run.result is None and "stopped after 0.6 s" in run.problem  # the limit fired, not the 30 s sleep
 
 
 def test_choose_notebook(tmp_path):

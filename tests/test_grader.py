@@ -1,7 +1,10 @@
-"""The grader's command line on the corpus (tests/corpus): scores, statuses, messages, time, clean-up.
+"""The grader's command line on the corpus (tests/corpus): scores, statuses, messages, clean-up.
 
 The whole corpus is graded once, a few submissions at a time (``corpus.grading``); each
 test below looks at one part of those runs. A few extra runs check the options.
+
+No test here reads a clock: a time limit is tested by a submission that loops until the
+limit fires and by the results saying so, with limits far from the honest work's own time.
 """
 
 from __future__ import annotations
@@ -11,11 +14,21 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import uuid
 from pathlib import Path
 
 import pytest
-from corpus import BY_NAME, ENTRIES, GRADE_IDS, REPOSITORY, SOURCE, build, grade_id, read_json
+from corpus import (
+    BY_NAME,
+    ENTRIES,
+    GRADE_IDS,
+    HOSTILE_CALL_SECONDS,
+    REPOSITORY,
+    SOURCE,
+    build,
+    grade_id,
+    read_json,
+)
 from corpus.grading import Graded, grade, graded_corpus, processes_with
 from corpus.hostile import SPAWN
 
@@ -54,12 +67,11 @@ def check_entry(run: Graded, points: dict[str, float], runs: dict[str, Graded]) 
     assert run.returncode == (0 if results["score"] == sum(points.values()) else 1), run.stderr[-2000:]
     for message in entry.messages:
         assert message in run.text, run.text
-    assert run.seconds <= entry.max_seconds
 
 
 @pytest.mark.parametrize("name", [entry.name for entry in ENTRIES])
 def test_corpus_entry(corpus, points, name):
-    """Each entry scores what the corpus says, with its messages, within its time."""
+    """Each entry scores what the corpus says, with its messages (a limit that fired says so)."""
     entry = BY_NAME[name]
     if not entry.known_hole:
         check_entry(corpus.runs[name], points, corpus.runs)
@@ -71,11 +83,6 @@ def test_corpus_entry(corpus, points, name):
     pytest.fail(f"{name} now gets what it should: remove its known_hole ({entry.known_hole})")
 
 
-def test_corpus_is_graded_in_bounded_time(corpus):
-    # Two or three at a time on two cores; the longest runs wait for a time limit.
-    assert corpus.seconds < 120
-
-
 def test_no_process_outlives_grading(corpus):
     assert "detached_children" in corpus.runs
     assert processes_with(corpus.marker) == []
@@ -83,7 +90,7 @@ def test_no_process_outlives_grading(corpus):
 
 def test_detached_children_would_outlive_a_plain_run(tmp_path):
     """The control for the test above: run outside the grader, the same code leaves sleepers behind."""
-    marker = f"corpus-control-{os.getpid()}-{time.monotonic_ns()}"
+    marker = f"corpus-control-{uuid.uuid4().hex}"
     script = "import numpy as np\n" + SPAWN.replace("@MARKER@", marker)
     subprocess.run([sys.executable, "-c", script], check=True, timeout=30)
     survivors = processes_with(marker)
@@ -109,7 +116,7 @@ def test_printed_fake_results_are_not_shown(corpus):
 def test_table_names_the_failing_check(corpus):
     run = corpus.runs["relu_infinite_loop"]
     assert "test_relu                   0/10  failed" in run.stdout
-    assert "FAIL test_values_and_shape: timed out after 3 s in relu" in run.stdout
+    assert f"FAIL test_values_and_shape: timed out after {HOSTILE_CALL_SECONDS} s in relu" in run.stdout
 
 
 def test_unreadable_submission_reason_is_in_every_test(corpus):

@@ -233,9 +233,21 @@ def test_test_cells_end_with_their_hidden_block(source):
             assert not re.search(r"^\s*(from|import) (autograder|solutions)\b", cell.source, re.M)
 
 
-def test_only_the_notebook_in_the_assignment_folders():
-    assert {p.name for p in SOURCE.parent.iterdir()} - {".ipynb_checkpoints", "data"} == {SOURCE.name}
-    assert {p.name for p in RELEASE.parent.iterdir()} == {RELEASE.name}
+CHECKS_PACKAGE = REPOSITORY / "autograder" / "checks" / "mnist_checks"
+
+
+def test_only_the_notebook_and_its_checks_in_the_assignment_folders():
+    assert {p.name for p in SOURCE.parent.iterdir()} - {".ipynb_checkpoints", "data"} == {
+        SOURCE.name, "mnist_checks"}
+    assert {p.name for p in RELEASE.parent.iterdir()} == {RELEASE.name, "mnist_checks"}
+    kit = sorted(p.name for p in CHECKS_PACKAGE.glob("*.py"))
+    # One source of truth: the source folder links to the kit's files; the release holds copies.
+    for name in kit:
+        link = SOURCE.parent / "mnist_checks" / name
+        assert link.is_symlink() and link.resolve() == (CHECKS_PACKAGE / name).resolve(), name
+        released = RELEASE.parent / "mnist_checks" / name
+        assert released.read_bytes() == (CHECKS_PACKAGE / name).read_bytes(), f"{name}: run `make release`"
+    assert sorted(p.name for p in (RELEASE.parent / "mnist_checks").iterdir()) == kit
 
 
 # --- (2) and (3) the committed release ---------------------------------------------------------
@@ -251,7 +263,7 @@ def test_release_in_sync(scratch_course, nbgrader):
             f"release cell {mine.get('id')} is stale: run `make release` and commit the result"
         )
         assert mine.metadata.get("nbgrader") == theirs.metadata.get("nbgrader")
-    assert {p.name for p in (scratch_course / "release" / "mnist_mlp").iterdir()} == {RELEASE.name}
+    assert {p.name for p in (scratch_course / "release" / "mnist_mlp").iterdir()} == {RELEASE.name, "mnist_checks"}
 
 
 def significant(line: str) -> bool:
@@ -300,7 +312,8 @@ def test_solved_notebook_runs_clean_and_fast(scratch_course, mnist_env, monkeypa
         for output in cell.get("outputs", []):
             assert output.output_type != "error"
             assert output.get("name") != "stderr", f"{grade_id(cell)} wrote to stderr: {output.text}"
-    assert sorted(p.name for p in folder.iterdir()) == ["mnist_mlp.ipynb"]  # nothing downloaded
+    # nothing downloaded (importing the checks may leave Python's bytecode cache beside them)
+    assert sorted(p.name for p in folder.iterdir()) == ["mnist_checks", "mnist_mlp.ipynb"]
     printed = "".join(o.get("text", "") for o in cells_by_id(notebook)["training_run"].outputs)
     last_epoch = [line for line in printed.splitlines() if line.strip().startswith("20 ")]
     assert last_epoch and float(last_epoch[0].split()[-1]) == pytest.approx(0.810, abs=0.0005)

@@ -1,8 +1,14 @@
-"""Grade corpus entries with ``python -m autograder``, a few at a time, once per test session."""
+"""Grade corpus entries with ``python -m autograder``, a few at a time, once per test session.
+
+Under pytest-xdist the workers share the work: every entry is graded once, by whichever
+worker takes it first (a lock file per entry), into a folder all workers read; its run is
+kept there as JSON. Without xdist the folder is private to the process.
+"""
 
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import os
 import shutil
@@ -13,13 +19,15 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
-from corpus import ENTRIES, REPOSITORY, Entry, build
+from corpus import BY_NAME, ENTRIES, REPOSITORY, Entry, build
 
 WORKERS = 3  # most hostile entries spend their time waiting for a time limit
+SAFETY_FACTOR = 10  # a hung grader is stopped after this many times the entry's max_seconds
+STALE_SECONDS = 86400  # shared folders of earlier xdist runs older than this are removed
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,6 @@ class Graded:
     returncode: int
     stdout: str
     stderr: str
-    seconds: float
 
     @property
     def score(self) -> float:
@@ -49,6 +56,16 @@ class Graded:
         results = self.results
         return "\n".join([results["output"], *(t["output"] for t in results["tests"])])
 
+    def to_json(self) -> str:
+        fields = asdict(self) | {"entry": self.entry.name}
+        return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in fields.items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> Graded:
+        fields = json.loads(text)
+        return cls(**fields | {"entry": BY_NAME[fields["entry"]], "submission": Path(fields["submission"]),
+                               "results_path": Path(fields["results_path"])})
+
 
 def grade(entry: Entry, folder: Path, marker: str, env: Mapping[str, str],
           options: Iterable[str] = ()) -> Graded:
@@ -57,47 +74,84 @@ def grade(entry: Entry, folder: Path, marker: str, env: Mapping[str, str],
     submission = build(entry, folder / f"{entry.name}.ipynb", {"RESULTS": str(results), "MARKER": marker})
     command = [sys.executable, "-m", "autograder", str(submission), "--results", str(results),
                *entry.options, *options]
-    started = time.monotonic()
     process = subprocess.run(command, cwd=folder, env=dict(env), capture_output=True, text=True,
-                             timeout=entry.max_seconds + 60)
-    seconds = time.monotonic() - started
+                             timeout=SAFETY_FACTOR * entry.max_seconds + 300)
     written = json.loads(results.read_text()) if results.exists() else {}
-    return Graded(entry, submission, results, written, process.returncode, process.stdout, process.stderr,
-                  seconds)
+    return Graded(entry, submission, results, written, process.returncode, process.stdout, process.stderr)
+
+
+def graded_once(entry: Entry, root: Path, marker: str, env: Mapping[str, str], wait: bool) -> Graded | None:
+    """The entry's run: graded here unless some process graded it already; None when another
+    process is grading it and ``wait`` is false."""
+    folder = root / entry.name
+    folder.mkdir(parents=True, exist_ok=True)
+    record = folder / "graded.json"
+    with open(folder / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return None
+        if record.exists():
+            return Graded.from_json(record.read_text())
+        run = grade(entry, folder, marker, env)
+        partial = record.with_suffix(".tmp")
+        partial.write_text(run.to_json())
+        partial.replace(record)
+        return run
 
 
 def grade_many(
     entries: Iterable[Entry], root: Path, marker: str, env: Mapping[str, str]
 ) -> dict[str, Graded]:
-    """Grade ``entries`` in parallel, each in its own folder under ``root``; the slowest start first."""
+    """Grade ``entries`` in parallel, each in its own folder under ``root``; the slowest start first.
+
+    Entries another process is grading are skipped at first and waited for at the end.
+    """
     ordered = sorted(entries, key=lambda entry: -entry.max_seconds)
     with ThreadPoolExecutor(WORKERS) as pool:
-        runs = pool.map(lambda entry: grade(entry, root / entry.name, marker, env), ordered)
-        return {run.entry.name: run for run in runs}
+        first = list(pool.map(lambda entry: graded_once(entry, root, marker, env, wait=False), ordered))
+        later = [entry for entry, run in zip(ordered, first, strict=True) if run is None]
+        rest = pool.map(lambda entry: graded_once(entry, root, marker, env, wait=True), later)
+        runs = [run for run in first if run is not None] + list(rest)
+    return {run.entry.name: run for run in runs}
 
 
 @dataclass(frozen=True)
 class Corpus:
-    """Every entry graded once: the runs by name, the marker their sources used, and the total time."""
+    """Every entry graded once: the runs by name and the marker their sources used."""
 
     runs: dict[str, Graded]
     marker: str
-    seconds: float
+
+
+def shared_place() -> tuple[Path, str]:
+    """The folder and marker of this test run: shared by the xdist workers of one run."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        root = Path(tempfile.mkdtemp(prefix="corpus-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        return root, f"corpus-marker-{uuid.uuid4().hex}"
+    base = Path(tempfile.gettempdir())
+    for old in base.glob("kit-corpus-*"):
+        try:
+            if old.stat().st_mtime < time.time() - STALE_SECONDS:  # not a stopwatch: clean-up of old runs
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue
+    root = base / f"kit-corpus-{run}"
+    root.mkdir(exist_ok=True)
+    return root, f"corpus-marker-{run}"
 
 
 @cache
 def graded_corpus() -> Corpus:
     """Grade the whole corpus once per session (test_grader and test_parity share it)."""
-    root = Path(tempfile.mkdtemp(prefix="corpus-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    marker = f"corpus-marker-{uuid.uuid4().hex}"
-    (root / "tmp").mkdir()
+    root, marker = shared_place()
+    (root / "tmp").mkdir(exist_ok=True)
     # The grader's own temporary folders go under root too: a submission that kills the
     # grader leaves its sandbox folder behind.
     env = dict(os.environ, PYTHONPATH=str(REPOSITORY), TMPDIR=str(root / "tmp"))
-    started = time.monotonic()
-    runs = grade_many(ENTRIES, root, marker, env)
-    return Corpus(runs, marker, time.monotonic() - started)
+    return Corpus(grade_many(ENTRIES, root, marker, env), marker)
 
 
 def processes_with(marker: str) -> list[int]:

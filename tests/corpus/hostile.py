@@ -152,9 +152,6 @@ ENTRIES = [
             """),)),
     hostile("detached_children", FULL, "the submission printed", relu=code(SPAWN),
             append=('print("started")\n',)),
-    hostile("kills_the_grader", loses("relu"),
-            known_hole="the student process may signal the grader (same uid)",
-            relu=RELU + "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"),
     hostile("imports_the_kit", loses("relu"), "No module named 'solutions'", "No module named 'autograder'",
             relu="from solutions.network import relu\n", append=("import autograder\n",)),
     tampering("patches_numpy_comparisons", "train_step_no_mask_in_delta", before={"train_step": """
@@ -255,3 +252,167 @@ ENTRIES = [
               "train": train(step=f'kept["train_step"] = train_step\n                {STEP}'),
           }),
 ]
+
+
+# ----------------------------------------------------------------------------- isolation (issue 8)
+# Each route to the answers, the checks, classmates or the grader that a determined student
+# tried: every one must score no more than the blank notebook (or its honest twin). The ones
+# on a correct notebook must keep its full marks: a blocked attack costs nothing but itself.
+
+HARVEST = """
+import json, os
+
+def harvest(folder, depth=6):
+    # Run every answer found below folder: .py files and notebook code cells that define functions.
+    found = 0
+    for here, folders, files in os.walk(folder):
+        if here.count(os.sep) - folder.count(os.sep) >= depth:
+            folders[:] = []
+        for name in files:
+            path = os.path.join(here, name)
+            try:
+                with open(path, errors="replace") as handle:
+                    text = handle.read(2_000_000)
+            except OSError:
+                continue
+            sources = [text] if name.endswith(".py") else []
+            if name.endswith(".ipynb"):
+                try:
+                    sources = ["".join(c.get("source", "")) for c in json.loads(text)["cells"]]
+                except Exception:
+                    sources = []
+            for source in sources:
+                if "def relu(" in source or "def train_step(" in source:
+                    try:
+                        exec(source, globals())
+                        found += 1
+                    except Exception:
+                        pass
+    return found
+"""
+
+
+def harvesting(name: str, where: str) -> Entry:
+    """A blank notebook that looks for answers in ``where`` (Python code giving a folder)."""
+    return tampering(name, "blank_release", replace=first_answer_only(HARVEST + f"\nharvest({where})\n"))
+
+
+SIGNALS = """
+import os, signal
+
+def send(pid, number):
+    try:
+        os.kill(pid, number)
+    except OSError:
+        pass
+"""
+
+CARRY = """
+import gc, os
+
+CHANNELS = ("/dev/shm/@MARKER@", "/tmp/@MARKER@", os.path.expanduser("~/@MARKER@"), "@MARKER@.py")
+
+def stolen_source():
+    for found in gc.get_objects():
+        if type(found) is dict and found.get("__name__") == "reference" and "train_step" in found:
+            import inspect
+            return "\\n".join(inspect.getsource(found[name]) for name in ("train_step",))
+    return None
+
+def leave(source):
+    for path in CHANNELS:
+        try:
+            with open(path, "w") as handle:
+                handle.write("import numpy as np\\n" + source)
+        except OSError:
+            pass
+
+def pick_up():
+    for path in CHANNELS:
+        try:
+            with open(path) as handle:
+                exec(handle.read(), globals())
+                return
+        except (OSError, SyntaxError, NameError):
+            pass
+
+pick_up()
+"""
+
+FORK_MEMORY = """
+import os
+hoard = []
+for _ in range(4):
+    try:
+        if os.fork() == 0:
+            block = bytearray(1536 * 2**20)
+            import time
+            time.sleep(600)
+    except OSError:
+        pass
+"""
+
+ISOLATION = [
+    harvesting("harvests_the_checkout", '"@REPOSITORY@"'),
+    harvesting("harvests_git_history", '"@REPOSITORY@/.git"'),
+    harvesting("harvests_the_test_corpus", '"@REPOSITORY@/tests"'),
+    harvesting("harvests_from_numpy_path", "os.path.dirname(os.path.realpath(np.__file__)) + '/../../../../..'"),
+    harvesting("harvests_from_parent_cmdline", """next((p for p in open(f"/proc/{os.getppid()}/cmdline").read()
+            .split("\\0") if p.startswith("/")), "/")"""),
+    harvesting("harvests_classmates", "os.path.dirname(os.getcwd())"),
+    harvesting("harvests_the_home_and_tmp", '"/tmp"'),
+    harvesting("harvests_the_whole_machine", '"/", 5'),
+    hostile("kills_the_grader", FULL,
+            relu=RELU + "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"),
+    hostile("stops_the_grader", FULL,
+            relu=RELU + SIGNALS + "send(os.getppid(), signal.SIGSTOP)\n"),
+    hostile("kills_every_process", FULL,
+            relu=RELU + SIGNALS + "send(-1, signal.SIGKILL)\nsend(0, signal.SIGKILL)\n"),
+    hostile("signals_every_pid", FULL,
+            relu=RELU + SIGNALS + "for pid in range(2, 4096):\n    send(pid, signal.SIGSTOP)\n"),
+    hostile("forks_children_with_memory", FULL, relu=RELU + code(FORK_MEMORY)),
+    hostile("fork_loop", FULL, relu=RELU + code("""
+        import os
+        for _ in range(100_000):
+            try:
+                if os.fork() == 0:
+                    os._exit(0)
+            except OSError:
+                break
+    """)),
+    hostile("fills_dev_shm", loses("relu"), "output limit", relu=RELU + code("""
+        block = b"x" * 2**20
+        for folder in ("/dev/shm", "/tmp", "."):
+            try:
+                with open(folder + "/@MARKER@-fill", "wb") as handle:
+                    for _ in range(1024):
+                        handle.write(block)
+            except OSError:
+                pass
+    """)),
+    hostile("opens_sockets", FULL, relu=RELU + code("""
+        import socket
+        for family in (socket.AF_INET, socket.AF_UNIX):
+            try:
+                socket.socket(family).connect(("127.0.0.1", 22) if family == socket.AF_INET else "\\0x")
+            except OSError:
+                pass
+    """)),
+    # The reference train_step that the train check hands over, carried into the process that
+    # checks train_step (files in every writable place; the sources run at each process's start).
+    tampering("carries_references_between_processes", "blank_release", replace={
+        **BLANK,
+        "train": code(CARRY) + code("""
+            def train(*args):
+                source = stolen_source()
+                if source:
+                    leave(source)
+                raise NotImplementedError()
+        """),
+    }),
+    hostile("huge_error_message", loses("relu"), "more characters", relu=code("""
+        def relu(x):
+            raise ValueError("no " * 5_000_000)
+    """)),
+]
+ENTRIES += ISOLATION

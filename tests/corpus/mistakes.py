@@ -94,7 +94,7 @@ ENTRIES = [
         def dropout_mask(shape, rng):
             return np.random.randint(0, 2, size=shape)
     """)),
-    mistake("dropout_reseeds", loses("dropout_mask"), "do not re-seed", dropout_mask=code("""
+    mistake("dropout_reseeds", loses("dropout_mask"), "re-seed a generator", dropout_mask=code("""
         def dropout_mask(shape, rng):
             rng = np.random.default_rng(2024)
             return rng.integers(0, 2, size=shape)
@@ -104,7 +104,7 @@ ENTRIES = [
             return (rng.random(shape) < 0.8).astype(int)
     """)),
     # relu2deriv of the activations before dropout, and no mask: dropped units get a gradient.
-    mistake("train_step_no_mask_in_delta", loses("train_step"), "multiply layer_1_delta by the mask",
+    mistake("train_step_no_mask_in_delta", loses("train_step"), "multiply layer_1_delta by the dropout mask",
             train_step=train_step(hidden_delta="(weights_2 @ layer_2_delta) "
                                                "* relu2deriv(relu(layer_0 @ weights_1))")),
     mistake("train_step_no_relu2deriv", loses("train_step"), "multiply layer_1_delta by relu2deriv",

@@ -41,6 +41,9 @@ install_packages() {
     echo "Python for grading: $python ($("$python" --version))"
     # A virtual environment: no clash with Ubuntu's own packages ("externally managed").
     if ! "$python" -m venv "$venv"; then
+        # Ubuntu's python3.X has no venv module without its python3.X-venv package.
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
         apt-get install -y -q "$(basename "$python")-venv"
         "$python" -m venv "$venv"
     fi

@@ -1,13 +1,9 @@
-"""The sandbox (autograder/sandbox.py): calls, limits and their messages, isolation, clean-up."""
+"""The student processes (autograder/sandbox/process.py): calls, limits and their messages, restarts,
+clean-up, and what each process can reach."""
 
 from __future__ import annotations
 
-import errno
-import json
 import os
-import socket
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -17,20 +13,20 @@ from corpus.grading import processes_with
 
 from autograder.sandbox import (
     Cell,
+    Layers,
     Limits,
     MissingFunction,
     Sandbox,
     SandboxError,
     StudentError,
-    isolation_available,
 )
 
 
-def sandbox(*sources: str, **limits) -> Sandbox:
+def sandbox(*sources: str, layers: Layers | None = None, **limits) -> Sandbox:
     """A sandbox whose cells 1, 2, ... are ``sources``; small limits by default."""
     defaults = {"call_seconds": 5.0, "submission_seconds": 30.0}
     cells = [Cell(index, textwrap.dedent(source)) for index, source in enumerate(sources, start=1)]
-    return Sandbox(cells, Limits(**{**defaults, **limits}))
+    return Sandbox(cells, Limits(**{**defaults, **limits}), layers)
 
 
 def test_call_returns_values_arguments_after_and_repeats():
@@ -65,15 +61,21 @@ KILL = "import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)"
 JUNK = "import os, sys\n    os.write(int(sys.argv[2]), b'\\xff' * 64)\n    while True:\n        pass"
 
 
-@pytest.mark.parametrize("body, limits, message", [
-    ("while True:\n        pass", {"call_seconds": 1}, "timed out after 1 s in f"),
-    ("import time\n    time.sleep(30)", {"call_seconds": 10, "submission_seconds": 2},
-     "submission time limit of 2 s used up in f"),
-    ("import os\n    os._exit(3)", {}, "exited with status 3 in f"),
-    ("import os\n    os.abort()", {}, "crashed with signal SIGABRT in f"),
-    (KILL, {}, "killed (memory limit 2 GiB or an outside kill) in f"),
-    (JUNK, {}, "broke the connection to the grader (header too large) in f"),
-])
+@pytest.mark.parametrize(
+    "body, limits, message",
+    [
+        ("while True:\n        pass", {"call_seconds": 1}, "timed out after 1 s in f"),
+        (
+            "import time\n    time.sleep(30)",
+            {"call_seconds": 10, "submission_seconds": 2},
+            "submission time limit of 2 s used up in f",
+        ),
+        ("import os\n    os._exit(3)", {}, "exited with status 3 in f"),
+        ("import os\n    os.abort()", {}, "crashed with signal SIGABRT in f"),
+        (KILL, {}, "killed (memory limit 2 GiB or an outside kill) in f"),
+        (JUNK, {}, "broke the connection to the grader (header too large) in f"),
+    ],
+)
 def test_a_call_that_ends_the_process_has_a_clear_message_and_is_not_repeated(body, limits, message):
     started = time.monotonic()
     with sandbox(f"def f():\n    {body}\n", "def g():\n    return 1\n", **limits) as student:
@@ -136,13 +138,17 @@ def test_dependencies_are_the_reference_during_a_call_only():
 
 
 def test_cannot_import_the_kit_or_site_packages():
-    with sandbox("import solutions", "import autograder", """
+    with sandbox(
+        "import solutions",
+        "import autograder",
+        """
         import sys
         def paths():
             return any("site-packages" in path or "/work/" in path for path in sys.path[1:])
         def numpy_works():
             return float(np.linalg.norm(np.ones(4)))
-    """) as student:
+    """,
+    ) as student:
         assert student.call("paths", []).values == [False]
         assert student.call("numpy_works", []).values == [2.0]
     assert "No module named 'solutions'" in student.cell_errors[1]
@@ -161,82 +167,7 @@ def test_forged_junk_reply_is_a_sandbox_error():
         student.call("f", [])
 
 
-# ----------------------------------------------------------------------------- isolation
-
-def probes(**paths: str) -> str:
-    """A cell with ``write_<name>()`` for each path (strings do not cross the wire) and ``connect(port)``."""
-    lines = [textwrap.dedent("""
-        import socket
-        def attempt(path):
-            try:
-                with open(path, "w") as handle:
-                    handle.write("student was here")
-                return 0
-            except OSError as error:
-                return error.errno
-        def connect(port):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=2).close()
-                return 0
-            except OSError as error:
-                return error.errno or -1
-    """)]
-    lines += [f"def write_{name}():\n    return attempt({path!r})\n" for name, path in paths.items()]
-    return "\n".join(lines)
-
-
-@pytest.mark.skipif(os.geteuid() != 0 or sys.platform != "linux", reason="isolation needs root on Linux")
-def test_isolation_is_available_here():
-    assert isolation_available()
-
-
-@pytest.mark.skipif(not isolation_available(), reason="no isolation on this machine")
-def test_isolated_files_outside_scratch_are_read_only_and_no_network(tmp_path):
-    outside = tmp_path / "outside.txt"
-    outside.write_text("grader's file")
-    cell = probes(outside=str(outside), new=str(tmp_path / "new.txt"), scratch="scratch.txt")
-    names = ("outside", "new", "scratch")
-    with socket.socket() as server, sandbox(cell) as student:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        written = {name: student.call(f"write_{name}", []).values[0] for name in names}
-        assert student.call("connect", [server.getsockname()[1]]).values[0] != 0
-    assert written == {"outside": errno.EROFS, "new": errno.EROFS, "scratch": 0}
-    assert outside.read_text() == "grader's file" and not (tmp_path / "new.txt").exists()
-
-
-FALLBACK = """
-import json, sys, time
-from autograder.sandbox import Cell, Limits, Sandbox, SandboxError, isolation_available
-report = {"isolation": isolation_available()}
-cells = [Cell(1, sys.argv[1]), Cell(2, "def loop():\\n    while True:\\n        pass\\n")]
-with Sandbox(cells, Limits(call_seconds=1)) as student:
-    report["write"] = student.call("write_outside", []).values[0]
-    started = time.monotonic()
-    try:
-        student.call("loop", [])
-    except SandboxError as error:
-        report["loop"] = str(error)
-    report["seconds"] = time.monotonic() - started
-print(json.dumps(report))
-"""
-
-
-def test_fallback_without_isolation_still_enforces_limits(tmp_path):
-    """With AUTOGRADER_NO_ISOLATION set (as where namespaces are not allowed), the limits still hold,
-    but the student process can write wherever the grader can."""
-    outside = tmp_path / "outside.txt"
-    env = dict(os.environ, AUTOGRADER_NO_ISOLATION="1")
-    process = subprocess.run([sys.executable, "-c", FALLBACK, probes(outside=str(outside))],
-                             capture_output=True, text=True, env=env, timeout=60)
-    assert process.returncode == 0, process.stderr
-    report = json.loads(process.stdout.splitlines()[-1])
-    assert report["isolation"] is False
-    assert report["loop"] == "timed out after 1 s in loop" and report["seconds"] < 3
-    assert report["write"] == 0 and outside.read_text() == "student was here"
-
-
-def test_close_kills_the_process_group(tmp_path):
+def test_without_layers_close_still_kills_the_process_group(tmp_path):
     marker = f"sandbox-close-{os.getpid()}-{time.monotonic_ns()}"
     spawn = textwrap.dedent(f"""
         import subprocess, sys
@@ -244,7 +175,7 @@ def test_close_kills_the_process_group(tmp_path):
             subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", {marker!r}])
             return 1
     """)
-    with sandbox(spawn) as student:
+    with sandbox(spawn, layers=Layers()) as student:  # no layer: the subreaper is the last line
         assert student.call("spawn", []).values == [1]
         deadline = time.monotonic() + 5
         while not processes_with(marker) and time.monotonic() < deadline:

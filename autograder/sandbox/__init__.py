@@ -1,0 +1,44 @@
+"""The sandbox: student code runs in a separate process that sees only what it needs.
+
+Its layers, each a module, used where the host allows (``layers.detect``):
+
+- ``filesystem``: the allow-list of readable files (interpreter, stdlib, NumPy, the worker);
+- ``namespaces``: a minimal root built from it, and new PID, IPC, UTS, network namespaces;
+- ``uids``: an unprivileged user id of its own for each concurrent student process;
+- ``landlock``: the kernel's allow-list of files, TCP, signals and abstract sockets;
+- ``seccomp``: no process creation, exec, signals to others, IPC, sockets;
+- ``cgroup`` and ``limits``: memory, tasks, time, output;
+- ``child``: the set-up, in order, between fork and exec; ``process``: the processes of one
+  submission and the pipes to them; ``replies``: what comes back, checked and capped.
+"""
+
+from autograder.sandbox.layers import Layers, detect, refusal
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.orphans import become_subreaper, reap_orphans
+from autograder.sandbox.process import Cell, Sandbox, reference_source
+from autograder.sandbox.replies import (
+    CallResult,
+    GraderError,
+    MissingFunction,
+    SandboxError,
+    StudentError,
+    parse_reply,
+)
+
+__all__ = [
+    "CallResult",
+    "Cell",
+    "GraderError",
+    "Layers",
+    "Limits",
+    "MissingFunction",
+    "Sandbox",
+    "SandboxError",
+    "StudentError",
+    "become_subreaper",
+    "detect",
+    "parse_reply",
+    "reap_orphans",
+    "reference_source",
+    "refusal",
+]
