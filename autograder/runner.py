@@ -13,7 +13,7 @@ import pytest
 from autograder.context import name_places
 from autograder.expect import CheckFailure, GradedStudent, StudentRaised
 from autograder.notebook import check_rng
-from autograder.sandbox import MissingFunction, Sandbox, SandboxError, StudentError
+from autograder.sandbox import GraderError, MissingFunction, Sandbox, SandboxError, StudentError
 from autograder.submission import place_labels
 
 CHECKS_DIR = Path(__file__).parent / "checks"
@@ -39,6 +39,7 @@ class GradingPlugin:
         self.student_view = GradedStudent(sandbox)
         self.places = place_labels(getattr(sandbox, "cells", []))
         self.outcomes: list[CheckOutcome] = []
+        self.grader_error: GraderError | None = None  # the host's fault: no grade at all
 
     @pytest.fixture
     def student(self) -> GradedStudent:
@@ -53,6 +54,8 @@ class GradingPlugin:
         report = (yield).get_result()
         if report.when == "call" or (report.when == "setup" and report.failed):
             message = ""
+            if call.excinfo is not None and isinstance(call.excinfo.value, GraderError):
+                self.grader_error = self.grader_error or call.excinfo.value
             if call.excinfo is not None:
                 error = call.excinfo.value
                 message = str(error) if isinstance(error, EXPECTED_FAILURES) else (
@@ -87,6 +90,8 @@ def run_checks(sandbox: Sandbox, junitxml: str | None = None) -> list[CheckOutco
     started = time.monotonic()
     with np.errstate(all="ignore"):
         pytest.main(args, plugins=[plugin])
+    if plugin.grader_error is not None:
+        raise plugin.grader_error
     if not plugin.outcomes:
         raise RuntimeError(f"no checks ran ({time.monotonic() - started:.1f} s)")
     return plugin.outcomes

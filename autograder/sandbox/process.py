@@ -76,12 +76,26 @@ class Sandbox:
         self._deadline = time.monotonic() + limits.submission_seconds
         self._process: subprocess.Popen | None = None
         self._group_name: str | None = None  # the function whose references the process holds
-        self._own = Path(tempfile.mkdtemp(prefix="autograder-"))  # the grader's: output, process folders
+        self._own = Path(tempfile.mkdtemp(prefix="autograder-", dir=self._base_folder()))  # output, processes
         self._folder: Path | None = None
         self._cgroup: Group | None = None
+        self._grader_error: GraderError | None = None  # once the host failed us, it fails every call
         self._uid = uids.acquire() if self.layers.own_uid else None
         if self.layers.own_uid and self._uid is None:
             self.layers = self.layers.without("own uid", "no free user id in the sandbox range")
+
+    def _base_folder(self) -> str | None:
+        """Where this sandbox's folders go: the temporary folder, unless the process's own user
+        could not reach it there (a folder above is closed to others) and no minimal root binds it."""
+        if not self.layers.own_uid or self.layers.namespaces:
+            return None
+        for candidate in (tempfile.gettempdir(), "/tmp", "/var/tmp"):
+            if os.path.isdir(candidate) and all(
+                p.stat().st_mode & 0o001 for p in (Path(candidate), *Path(candidate).parents)
+            ):
+                return candidate
+        self.layers = self.layers.without("own uid", "no temporary folder that other users can reach")
+        return None
 
     # -- public -------------------------------------------------------------------
 
@@ -93,6 +107,8 @@ class Sandbox:
         A function whose call killed the process (time-out, crash, exit) is not
         called again: later checks of it fail at once with the same reason.
         """
+        if self._grader_error is not None:
+            raise self._grader_error
         if function in self._broken:
             raise SandboxError(f"{self._broken[function]} (earlier call; not called again)")
         group = function if function in worker.DEPENDENCIES else ""
@@ -147,7 +163,12 @@ class Sandbox:
 
     def _ensure_started(self, group: str) -> None:
         while self._process is None:
-            self._spawn(group)
+            try:
+                self._spawn(group)
+            except GraderError as error:
+                self._kill()
+                self._grader_error = error
+                raise
             try:
                 self._load()
             except SandboxError:

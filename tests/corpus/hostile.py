@@ -44,13 +44,17 @@ import os, subprocess, sys
 
 def spawn_detached():
     sleeper = [sys.executable, "-c", "import time; time.sleep(600)", "@MARKER@"]
-    subprocess.Popen(sleeper, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if os.fork() == 0:
-        os.setsid()
+    try:  # a sandbox that lets nothing fork makes this fail: the rest of the cell runs all the same
+        subprocess.Popen(sleeper, start_new_session=True, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
         if os.fork() == 0:
-            os.execv(sys.executable, sleeper)
-        os._exit(0)
-    os.wait()
+            os.setsid()
+            if os.fork() == 0:
+                os.execv(sys.executable, sleeper)
+            os._exit(0)
+        os.wait()
+    except OSError:
+        pass
 
 spawn_detached()
 spawned_in_relu = False
@@ -356,9 +360,10 @@ ISOLATION = [
     harvesting("harvests_the_checkout", '"@REPOSITORY@"'),
     harvesting("harvests_git_history", '"@REPOSITORY@/.git"'),
     harvesting("harvests_the_test_corpus", '"@REPOSITORY@/tests"'),
-    harvesting("harvests_from_numpy_path", "os.path.dirname(os.path.realpath(np.__file__)) + '/../../../../..'"),
-    harvesting("harvests_from_parent_cmdline", """next((p for p in open(f"/proc/{os.getppid()}/cmdline").read()
-            .split("\\0") if p.startswith("/")), "/")"""),
+    harvesting("harvests_from_numpy_path", "os.path.realpath(np.__file__) + '/../../../../../..'"),
+    harvesting("harvests_from_parent_cmdline",
+               """next((p for p in open(f"/proc/{os.getppid()}/cmdline").read().split("\\0")
+                   if p.startswith("/")), "/")"""),
     harvesting("harvests_classmates", "os.path.dirname(os.getcwd())"),
     harvesting("harvests_the_home_and_tmp", '"/tmp"'),
     harvesting("harvests_the_whole_machine", '"/", 5'),

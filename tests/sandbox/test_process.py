@@ -3,7 +3,10 @@ clean-up, and what each process can reach."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import textwrap
 import time
 
@@ -185,3 +188,51 @@ def test_without_layers_close_still_kills_the_process_group(tmp_path):
     while processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert processes_with(marker) == []
+
+
+GRADER_FAULT = """
+import sys
+from autograder.sandbox import child
+def broken(self):
+    raise OSError(22, "no such layer on this host")
+child.Plan._setup = broken
+from autograder.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_sandbox_that_cannot_be_set_up_is_the_graders_fault_not_the_students(tmp_path):
+    """Exit status 3, the reason on stderr, no results file: never a 0 for the student."""
+    from corpus import SOURCE
+
+    results = tmp_path / "results.json"
+    process = subprocess.run(
+        [sys.executable, "-c", GRADER_FAULT, str(SOURCE), "--results", str(results)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert process.returncode == 3, process.stderr
+    assert "grader error, not the student's" in process.stderr
+    assert "no such layer on this host" in process.stderr
+    assert not results.exists()
+
+
+def test_a_host_without_file_isolation_refuses_unless_allowed(tmp_path):
+    from corpus import SOURCE
+
+    env = dict(os.environ, AUTOGRADER_NO_ISOLATION="1")
+    command = [sys.executable, "-m", "autograder", str(SOURCE), "--results", str(tmp_path / "r.json")]
+    refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert (
+        refused.returncode == 3
+        and "refusing to grade" in refused.stderr
+        and "--allow-unisolated" in refused.stderr
+    )
+    assert not (tmp_path / "r.json").exists()
+    allowed = subprocess.run(
+        [*command, "--allow-unisolated"], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert allowed.returncode in (0, 1), allowed.stderr
+    report = json.loads((tmp_path / "r.json").read_text())["extra_data"]["isolation"]
+    assert report["layers"] == ["rlimits"] and report["hides_files"] is False
