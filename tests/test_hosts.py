@@ -36,7 +36,8 @@ GRADER_MEMORY_BOUND = 600 * 2**20  # the grading process's own peak (honest runs
 HOSTS = {
     "b": [shutil.which("capsh") or "capsh", "--drop=cap_sys_admin", "--", "-c", 'exec "$@"',
           "host-b"],
-    "c": [shutil.which("setpriv") or "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all"],
+    "c": [shutil.which("setpriv") or "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+          "--inh-caps=-all"],
 }
 EXPECTED_LAYERS = {
     "b": ["own uid", "landlock", "seccomp", "cgroup", "rlimits"],
