@@ -12,8 +12,9 @@ class report to ``reports/<assignment>/``.
 A rerun grades only what changed or was missed and repairs what an interruption left
 undone (a result stored but not yet in the gradebook, a missing feedback page); see
 docs/batch.md. Exit status: 0 when every submission was graded, whatever its score; 1
-when some could not be read or graded (listed at the end, with the reason); 4 for a
-usage or course set-up error.
+when some could not be read or graded (listed at the end, with the reason); 3 when this
+host cannot isolate student code (see ``--allow-unisolated``); 4 for a usage or course
+set-up error.
 """
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ from autograder.batchstore import (
     new_record,
     scores_of,
 )
-from autograder.cli import add_limit_arguments, limits_from, parse_arguments
+from autograder.cli import add_limit_arguments, isolation_problem, limits_from, parse_arguments
 from autograder.sandbox import Limits
 
-EXIT_ALL_GRADED, EXIT_SOME_NOT_GRADED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 4, 130
+EXIT_ALL_GRADED, EXIT_SOME_NOT_GRADED, EXIT_CANNOT_GRADE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 3, 4, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,6 +163,7 @@ class Batch:
         self.renderers = Renderers()
         self.tally = Tally()
         self.policy: Any = None  # LatePolicy, once the gradebook is open
+        self.allow_unisolated = False
 
     # -- discovery -------------------------------------------------------------------
 
@@ -219,7 +221,7 @@ class Batch:
         if submission.notebook is None:
             return self._zero_record(submission, submission.problem_status, submission.problem)
         run = run_grader(self.processes, submission.notebook, scratch, self.course.source_notebook,
-                         self.limits, self.course.root)
+                         self.limits, self.course.root, self.allow_unisolated)
         if run.result is None:
             return new_record(submission.student, self.course.assignment_id, ERROR, self.fingerprint,
                               submission=described, reason=run.problem, seconds=run.seconds)
@@ -502,6 +504,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1 or limits is None:
         print(f"{parser.prog}: error: --jobs and the limits must be positive", file=sys.stderr)
         return EXIT_USAGE
+    problem = isolation_problem(args.allow_unisolated)
+    if problem:
+        print(f"{parser.prog}: {problem}", file=sys.stderr)
+        return EXIT_CANNOT_GRADE
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return run_batch(args, limits, parser.prog)
@@ -532,6 +538,7 @@ def grade_class(args: argparse.Namespace, limits: Limits) -> Run:
     assignment = read_assignment(course.source_notebook)
     with course_lock(course.root / "reports" / course.assignment_id):
         batch = Batch(course, assignment, limits, args.jobs)
+        batch.allow_unisolated = args.allow_unisolated
         present = batch.students()
         chosen = [s for s in dict.fromkeys(args.student) if s in present] if args.student else present
         absent = [s for s in dict.fromkeys(args.student) if s not in present]

@@ -173,24 +173,25 @@ def _kill_group(process: subprocess.Popen) -> None:
         process.kill()
 
 
-def grader_command(notebook: Path, results: Path, assignment_notebook: Path, limits: Limits) -> list[str]:
+def grader_command(notebook: Path, results: Path, assignment_notebook: Path, limits: Limits,
+                   allow_unisolated: bool = False) -> list[str]:
     """The single-file command for one notebook, started through ``child_main``."""
     return [
         sys.executable, "-c", CHILD_CODE, str(os.getpid()),
         str(notebook), "--results", str(results), "-q", "--assignment", str(assignment_notebook),
-        *limit_arguments(limits),
+        *limit_arguments(limits), *(["--allow-unisolated"] if allow_unisolated else []),
     ]
 
 
 def run_grader(
     processes: Processes, notebook: Path, scratch: Path, assignment_notebook: Path, limits: Limits,
-    cwd: Path,
+    cwd: Path, allow_unisolated: bool = False,
 ) -> GraderRun:
     """Grade ``notebook`` in a grading process; never raises for a bad submission."""
     results = Path(tempfile.mkdtemp(dir=scratch)) / "results.json"
     started = time.monotonic()
     status, stderr = processes.run(
-        grader_command(notebook, results, assignment_notebook, limits), cwd,
+        grader_command(notebook, results, assignment_notebook, limits, allow_unisolated), cwd,
         limits.submission_seconds + GRACE_SECONDS,
     )
     seconds = time.monotonic() - started

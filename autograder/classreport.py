@@ -68,10 +68,22 @@ def write_report(
         "failures": common_failures(scored.values()),
         "limit_hits": limit_hits(scored),
         "problems": problems(records),
+        "isolation": isolation_counts(scored.values()),
     }
     page = folder / "index.html"
     write_html_atomically(environment().get_template("report.html.j2").render(**context), page)
     return page
+
+
+def isolation_counts(records: Any) -> list[tuple[str, int]]:
+    """How the submissions' student processes were isolated: each distinct set of layers, and how many."""
+    counts: Counter[str] = Counter()
+    for record in records:
+        isolation = record["result"].get("extra_data", {}).get("isolation") or {}
+        layers = ", ".join(isolation.get("layers", [])) or "not recorded"
+        missing = "; ".join(f"{name} ({why})" for name, why in isolation.get("missing", {}).items())
+        counts[layers + (f"; missing: {missing}" if missing else "")] += 1
+    return counts.most_common()
 
 
 def summary(

@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,16 +35,21 @@ GRADING_NEEDS = ("numpy", "pytest", "requests", "tqdm")
 NOBODY = 65534
 GRADER_MEMORY_BOUND = 600 * 2**20  # the grading process's own peak (honest runs peak near 150 MB)
 HOSTS = {
+    "a": [],
     "b": [shutil.which("capsh") or "capsh", "--drop=cap_sys_admin", "--", "-c", 'exec "$@"',
           "host-b"],
     "c": [shutil.which("setpriv") or "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
           "--inh-caps=-all"],
 }
 EXPECTED_LAYERS = {
+    "a": ["namespaces", "own uid", "landlock", "seccomp", "cgroup", "rlimits"],
     "b": ["own uid", "landlock", "seccomp", "cgroup", "rlimits"],
     "c": ["landlock", "seccomp", "rlimits"],
 }
 ATTACKS = [e for e in ENTRIES if e.kind in ("hostile", "tampering")]
+OTHER_HOSTS = ("b", "c")  # host (a) grades the whole corpus in test_grader.py; here only its bounds
+AMPLIFYING = ("forges_a_huge_reply", "huge_notebook", "deeply_nested_notebook", "huge_error_message")
+MAX_RESULTS_BYTES = 2**20
 TWINS = sorted({e.no_better_than for e in ATTACKS if e.no_better_than} | {"reference"})
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not SYSTEM_PYTHON.exists(),
@@ -68,19 +74,26 @@ def host_python() -> Path:
 
 
 @pytest.fixture(scope="module")
-def mnist_for_everyone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shared_root() -> Path:
+    """A folder every user can reach (pytest's own temporary folders are closed to other users)."""
+    root = Path(tempfile.mkdtemp(prefix="autograder-hosts-", dir="/tmp"))
+    root.chmod(0o777)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def mnist_for_everyone(shared_root: Path) -> Path:
     """A copy of MNIST that an unprivileged user can read."""
     from solutions.data import default_cache_dir
 
     source = Path(os.environ.get("MNIST_DATA_DIR") or default_cache_dir())
-    folder = tmp_path_factory.mktemp("mnist")
+    folder = shared_root / "mnist"
+    folder.mkdir(mode=0o755)
     for path in source.glob("*.gz"):
         shutil.copy(path, folder / path.name)
+        (folder / path.name).chmod(0o644)
     assert len(list(folder.glob("*.gz"))) == 4, f"MNIST is not in {source}"
-    for path in (folder, *folder.parents):
-        if path == Path("/"):
-            break
-        path.chmod(path.stat().st_mode | 0o755)
     return folder
 
 
@@ -118,23 +131,29 @@ def grade_on(host: str, name: str, python: Path, root: Path, marker: str, mnist:
 
 
 @pytest.fixture(scope="module")
-def host_runs(host_python, mnist_for_everyone, tmp_path_factory) -> dict[tuple[str, str], HostRun]:
-    root = tmp_path_factory.mktemp("hosts")
+def host_runs(host_python, mnist_for_everyone, shared_root) -> dict[tuple[str, str], HostRun]:
+    root = shared_root / "runs"
+    root.mkdir()
     (root / "tmp").mkdir(mode=0o1777)
     (root / "tmp").chmod(0o1777)
     root.chmod(0o777)
     marker = f"host-marker-{uuid.uuid4().hex}"
-    jobs = [(host, name) for host in HOSTS for name in [*TWINS, *(e.name for e in ATTACKS)]]
+    jobs = [(host, name) for host in OTHER_HOSTS for name in [*TWINS, *(e.name for e in ATTACKS)]]
+    jobs += [("a", name) for name in ("reference", *AMPLIFYING)]
     jobs.sort(key=lambda job: -BY_NAME[job[1]].max_seconds)
     with ThreadPoolExecutor(3) as pool:
-        runs = pool.map(lambda job: grade_on(*job, host_python, root, marker, mnist_for_everyone), jobs)
+        def run(job: tuple[str, str]) -> HostRun:
+            python = Path(sys.executable) if job[0] == "a" else host_python
+            return grade_on(*job, python, root, marker, mnist_for_everyone)
+
+        runs = pool.map(run, jobs)
         graded = dict(zip(jobs, runs, strict=True))
     graded[("", "marker")] = marker  # type: ignore[assignment]
     graded[("", "root")] = root  # type: ignore[assignment]
     return graded
 
 
-@pytest.mark.parametrize("host", sorted(HOSTS))
+@pytest.mark.parametrize("host", OTHER_HOSTS)
 @pytest.mark.parametrize("name", [e.name for e in ATTACKS])
 def test_attack_gains_nothing_on_host(host_runs, host, name):
     entry, run = BY_NAME[name], host_runs[(host, name)]
@@ -148,19 +167,29 @@ def test_attack_gains_nothing_on_host(host_runs, host, name):
     assert run.peak_bytes < GRADER_MEMORY_BOUND
 
 
-@pytest.mark.parametrize("host", sorted(HOSTS))
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("name", AMPLIFYING)
+def test_the_grading_process_stays_bounded(host_runs, host, name):
+    """Forged replies, huge or deep notebooks and huge messages: graded, with bounded memory and output."""
+    run = host_runs[(host, name)]
+    assert run.results and run.failed == BY_NAME[name].loses
+    assert run.peak_bytes < GRADER_MEMORY_BOUND
+    assert len(json.dumps(run.results)) < MAX_RESULTS_BYTES
+
+
+@pytest.mark.parametrize("host", OTHER_HOSTS)
 def test_honest_twins_keep_their_scores_on_host(host_runs, host):
     for name in TWINS:
         run = host_runs[(host, name)]
         assert run.failed == BY_NAME[name].loses, (name, run.stderr[-1000:])
 
 
-@pytest.mark.parametrize("host", sorted(HOSTS))
+@pytest.mark.parametrize("host", HOSTS)
 def test_isolation_report_names_the_hosts_layers(host_runs, host):
     isolation = host_runs[(host, "reference")].results["extra_data"]["isolation"]
     assert [layer.split(" (")[0] for layer in isolation["layers"]] == EXPECTED_LAYERS[host]
     assert isolation["hides_files"] is True
-    assert "namespaces" in isolation["missing"]
+    assert ("namespaces" in isolation["missing"]) == (host != "a")
 
 
 def test_nothing_outlives_the_runs_on_any_host(host_runs):

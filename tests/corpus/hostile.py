@@ -1,7 +1,10 @@
 """Hostile submissions (they loop, hog, flood, exit, spawn, import the kit) and tampering
 (they try to raise their score): each is graded with a clear message and gains nothing."""
 
-from corpus import FULL, HOSTILE_LIMITS, Entry, code, loses
+import json
+from collections.abc import Callable
+
+from corpus import FULL, GRADE_IDS, HOSTILE_LIMITS, Entry, code, loses
 from corpus.mistakes import ENTRIES as MISTAKES
 from corpus.mistakes import STEP, train
 
@@ -421,3 +424,63 @@ ISOLATION = [
     """)),
 ]
 ENTRIES += ISOLATION
+
+
+# ------------------------------------------------------------------ the grading process's own bounds
+
+FORGED_REPLY = """
+import json, os, struct, sys
+
+def relu(x):
+    # Answer the grader itself, announcing far more bytes than any honest reply holds.
+    header = json.dumps({"results": [], "arrays": [["<f8", [20_000_000]]]}).encode()
+    os.write(int(sys.argv[2]), struct.pack(">Q", len(header)) + header + b"\\0" * 2**20)
+    while True:
+        pass
+"""
+
+
+def huge_notebook() -> bytes:
+    """A notebook of 20 MiB: one cell whose output is a long string."""
+    from corpus import SOURCE
+
+    notebook = json.loads(SOURCE.read_text())
+    output = {"output_type": "stream", "name": "stdout", "text": "x" * 20 * 2**20}
+    notebook["cells"].append({"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "",
+                              "outputs": [output]})
+    return json.dumps(notebook).encode()
+
+
+def deeply_nested_notebook() -> bytes:
+    return b'{"cells": [], "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b', "nbformat": 4}'
+
+
+def with_metadata(grade_id: object, cell_type: str) -> Callable[[], bytes]:
+    """The solved notebook with one more cell whose nbgrader grade_id is ``grade_id``."""
+
+    def make() -> bytes:
+        from corpus import SOURCE
+
+        notebook = json.loads(SOURCE.read_text())
+        cell = {"cell_type": cell_type, "metadata": {"nbgrader": {"grade_id": grade_id, "grade": True}},
+                "source": "x = 1\n"}
+        if cell_type == "code":
+            cell.update(execution_count=None, outputs=[])
+        notebook["cells"].insert(3, cell)
+        return json.dumps(notebook).encode()
+
+    return make
+
+
+EVERYTHING = frozenset(GRADE_IDS)
+ENTRIES += [
+    hostile("forges_a_huge_reply", loses("relu"), "broke the connection to the grader",
+            relu=code(FORGED_REPLY)),
+    Entry("huge_notebook", "hostile", raw=huge_notebook, loses=EVERYTHING, messages=("larger than 16 MiB",)),
+    Entry("deeply_nested_notebook", "hostile", raw=deeply_nested_notebook, loses=EVERYTHING,
+          messages=("nested too deeply",)),
+    Entry("grade_id_is_a_list_on_markdown", "hostile", raw=with_metadata(["test_relu"], "markdown"),
+          loses=FULL),
+    Entry("grade_id_is_a_number_on_code", "hostile", raw=with_metadata(7, "code"), loses=FULL),
+    Entry("grade_id_is_a_dict_on_code", "hostile", raw=with_metadata({"a": 1}, "code"), loses=FULL),
+]
