@@ -88,3 +88,38 @@ def scratch_course(tmp_path: Path) -> Path:
 def module_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Like ``scratch_course``, shared by the tests of one module."""
     return make_course(tmp_path_factory.mktemp("course"))
+
+
+# ----------------------------------------------------------------------------- a cage for the suite
+
+TEST_TASKS = 4096
+TEST_MEMORY = 16 * 2**30
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run the whole suite (and every process it starts) in a control group capped at
+    ``TEST_TASKS`` tasks and ``TEST_MEMORY``: a fork or memory flood that gets past a broken
+    sandbox fills the cage, not the machine. Where no group can be made (not root), the
+    sandbox's own fork ban and limits are the only cage."""
+    from autograder.sandbox.cgroup import Group
+
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller's group holds it already
+        return
+    group = Group.create(TEST_MEMORY, TEST_TASKS, prefix="autograder-suite")
+    if group is not None:
+        try:
+            group.add(0)
+        except OSError:
+            group.remove()
+            return
+        config.stash[SUITE_GROUP] = group
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    group = config.stash.get(SUITE_GROUP, None)
+    if group is not None:
+        group.give_back(0)
+        group.remove()
+
+
+SUITE_GROUP = pytest.StashKey()

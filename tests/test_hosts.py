@@ -52,8 +52,11 @@ AMPLIFYING = ("forges_a_huge_reply", "huge_notebook", "deeply_nested_notebook", 
 MAX_RESULTS_BYTES = 2**20
 TWINS = sorted({e.no_better_than for e in ATTACKS if e.no_better_than} | {"reference"})
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not SYSTEM_PYTHON.exists(),
-                                reason="standing in for other hosts needs root and Debian's python3")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0 or not SYSTEM_PYTHON.exists(),
+                       reason="standing in for other hosts needs root and Debian's python3"),
+    pytest.mark.timeout(1800),  # the first test waits for the whole attack corpus on two hosts
+]
 
 
 @pytest.fixture(scope="module")

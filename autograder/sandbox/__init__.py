@@ -8,14 +8,15 @@ Its layers, each a module, used where the host allows (``layers.detect``):
 - ``landlock``: the kernel's allow-list of files, TCP, signals and abstract sockets;
 - ``seccomp``: no process creation, exec, signals to others, IPC, sockets;
 - ``cgroup`` and ``limits``: memory, tasks, time, output;
-- ``child``: the set-up, in order, between fork and exec; ``process``: the processes of one
-  submission and the pipes to them; ``replies``: what comes back, checked and capped.
+- ``child``: the set-up, in order, between fork and exec; ``workspace``: the folder a process
+  starts with; ``process``: the processes of one submission and the pipes to them;
+  ``replies``: what comes back, checked and capped.
 """
 
 from autograder.sandbox.layers import Layers, detect, refusal
 from autograder.sandbox.limits import Limits
 from autograder.sandbox.orphans import become_subreaper, reap_orphans
-from autograder.sandbox.process import Cell, Sandbox, reference_source
+from autograder.sandbox.process import Cell, Sandbox
 from autograder.sandbox.replies import (
     CallResult,
     GraderError,
@@ -24,6 +25,7 @@ from autograder.sandbox.replies import (
     StudentError,
     parse_reply,
 )
+from autograder.sandbox.workspace import reference_source
 
 __all__ = [
     "CallResult",

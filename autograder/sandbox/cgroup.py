@@ -41,6 +41,11 @@ class Group:
         for folder in self.folders:
             (folder / "cgroup.procs").write_text(str(pid or os.getpid()))
 
+    def give_back(self, pid: int = 0) -> None:
+        """Move ``pid`` (0: the caller) back to the group this one was made in."""
+        for folder in self.folders:
+            (folder.parent / "cgroup.procs").write_text(str(pid or os.getpid()))
+
     def pids(self) -> set[int]:
         found: set[int] = set()
         for folder in self.folders:

@@ -25,7 +25,7 @@ import numpy as np
 
 from autograder import worker
 from autograder.sandbox import layers as host
-from autograder.sandbox import seccomp, uids
+from autograder.sandbox import uids
 from autograder.sandbox.cgroup import Group
 from autograder.sandbox.child import MAX_TASKS, Plan
 from autograder.sandbox.filesystem import allow_list
@@ -33,6 +33,7 @@ from autograder.sandbox.limits import Limits, size
 from autograder.sandbox.orphans import reap_orphans
 from autograder.sandbox.replies import GraderError, SandboxError, parse_reply
 from autograder.sandbox.streams import DeadlineStream
+from autograder.sandbox.workspace import child_environment, prepare_folder, reference_source
 
 START_SECONDS = 60.0  # starting a process is the grader's work: a generous bound, not the call limit
 SETUP_FAILED = 121  # the worker's exit status when it could not install its seccomp filter
@@ -176,7 +177,7 @@ class Sandbox:
 
     def _plan(self) -> Plan:
         folder = Path(tempfile.mkdtemp(prefix="process-", dir=self._own))
-        _prepare_folder(folder, self._uid.uid if self._uid else None)
+        prepare_folder(folder, self._uid.uid if self._uid else None)
         self._cgroup = None
         if self.layers.cgroup:
             self._cgroup = Group.create(self.limits.memory_bytes + MEMORY_SLACK, MAX_TASKS)
@@ -215,7 +216,7 @@ class Sandbox:
                     stdout=output,
                     stderr=subprocess.STDOUT,
                     cwd="/",
-                    env=_child_environment(plan.work),
+                    env=child_environment(plan.work),
                     start_new_session=True,
                     preexec_fn=lambda: plan.setup(error_write),
                 )
@@ -328,58 +329,3 @@ class Sandbox:
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
-
-
-def _prepare_folder(folder: Path, uid: int | None) -> None:
-    """``lib/`` holds the worker, its seccomp filter and links to NumPy; ``work/`` is scratch;
-    ``root/`` the mount point of a minimal root. Readable, but for ``work/``, by the process's user."""
-    lib, work = folder / "lib", folder / "work"
-    lib.mkdir()
-    work.mkdir(mode=0o700)
-    (folder / "root").mkdir()
-    shutil.copyfile(worker.__file__, lib / "_autograder_worker.py")
-    shutil.copyfile(seccomp.__file__, lib / "_autograder_seccomp.py")
-    numpy_dir = Path(np.__file__).resolve().parent
-    for name in ("numpy", "numpy.libs"):
-        if (numpy_dir.parent / name).exists():
-            (lib / name).symlink_to(numpy_dir.parent / name)
-    for path in (folder, lib, *lib.iterdir()):
-        if not path.is_symlink():
-            path.chmod(0o755 if path.is_dir() else 0o644)
-    folder.parent.chmod(0o711)
-    if uid is not None:
-        os.chown(work, uid, uid)
-
-
-def _child_environment(work: str) -> dict[str, str]:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": work,
-        "TMPDIR": work,
-        "LANG": "C.UTF-8",
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-    }
-    # Some processors need these for OpenBLAS to compute correctly.
-    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    return env
-
-
-def reference_source(function: str) -> str:
-    """The reference code the check of ``function`` swaps in: its dependencies, transitively."""
-    import inspect
-
-    from solutions import network
-
-    names: list[str] = []
-    pending = list(worker.DEPENDENCIES.get(function, ()))
-    while pending:
-        name = pending.pop()
-        if name not in names:
-            names.append(name)
-            pending.extend(worker.DEPENDENCIES.get(name, ()))
-    sources = [inspect.getsource(getattr(network, name)) for name in sorted(names)]
-    return "\n\n".join(["from __future__ import annotations\n\nimport numpy as np", *sources])
