@@ -9,7 +9,18 @@ import struct
 import numpy as np
 import pytest
 
-from autograder.worker import MAX_MESSAGE_BYTES, Opaque, Rng, WireError, decode, encode, receive, send
+from autograder.worker import (
+    MAX_HEADER_BYTES,
+    MAX_MESSAGE_BYTES,
+    MAX_REPLY_BYTES,
+    Opaque,
+    Rng,
+    WireError,
+    decode,
+    encode,
+    receive,
+    send,
+)
 
 
 def round_trip(value):
@@ -122,3 +133,36 @@ def test_decode_of_junk_raises_wire_error(node):
     # A header that passed receive() but whose values do not follow encode()'s format.
     with pytest.raises(WireError):
         decode(node, [np.zeros(1)])
+
+
+def reply(header: dict, payload: bytes = b"") -> io.BytesIO:
+    head = json.dumps(header).encode()
+    return io.BytesIO(struct.pack(">Q", len(head)) + head + payload)
+
+
+def test_a_reply_larger_than_its_limit_is_refused_before_it_is_read():
+    """A forged reply announcing 160 MB: refused on its header, no byte of the arrays read."""
+    stream = reply({"arrays": [["<f8", [20_000_000]]]}, payload=b"\0" * 2**20)
+    with pytest.raises(WireError, match="arrays too large"):
+        receive(stream, MAX_REPLY_BYTES)
+    assert stream.tell() == len(stream.getvalue()) - 2**20  # the header read, no byte of the arrays
+
+
+def test_a_reply_header_over_its_cap_is_refused():
+    header = struct.pack(">Q", MAX_HEADER_BYTES + 1)
+    with pytest.raises(WireError, match="header too large"):
+        receive(io.BytesIO(header), MAX_REPLY_BYTES)
+
+
+def test_a_deeply_nested_header_is_a_wire_error():
+    head = b'{"arrays": [], "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(WireError, match="not JSON"):
+        receive(io.BytesIO(struct.pack(">Q", len(head)) + head), MAX_REPLY_BYTES)
+
+
+def test_texts_from_the_student_process_are_clipped():
+    from autograder.worker import MAX_TEXT, clip
+
+    clipped = clip("x" * 10 * MAX_TEXT)
+    assert clipped.startswith("x" * MAX_TEXT) and clipped.endswith(f"({9 * MAX_TEXT} more characters)")
+    assert clip("short") == "short"
