@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import time
 from pathlib import Path
@@ -179,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     except GraderError as error:
         print(f"{parser.prog}: grader error, not the student's: {error}", file=sys.stderr)
         return EXIT_GRADER
+    result.grader_peak_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if args.results:
         write_json_atomically(to_gradescope(result), args.results)
     print(f"{args.submission}: {result.score:g}/{result.max_score:g}" if args.quiet else table(result))

@@ -28,6 +28,7 @@ class GradeResult:
     artifacts: dict = field(default_factory=dict)
     isolation: dict = field(default_factory=dict)
     execution_time: float = 0.0
+    grader_peak_bytes: int = 0  # the grading process's own peak resident memory
 
     @property
     def score(self) -> float:
@@ -97,6 +98,7 @@ def to_gradescope(result: GradeResult) -> dict:
         "extra_data": {
             "max_score": result.max_score,
             "isolation": result.isolation,
+            "grader_peak_bytes": result.grader_peak_bytes,
             "artifacts": result.artifacts,
             "checks": [
                 {"grade_id": c.grade_id, "name": c.name, "passed": c.passed, "message": c.message}

@@ -56,6 +56,12 @@ def attacked_class(tmp_path_factory, mnist_env) -> tuple[Path, str, list[subproc
     return course, marker, [first, second]
 
 
+def expected_losses(name: str) -> set[str]:
+    """What the entry must lose; for tampering, what its honest twin loses (it may gain nothing)."""
+    entry = BY_NAME[name]
+    return set(entry.loses if entry.loses is not None else BY_NAME[entry.no_better_than].loses)
+
+
 def scores(course: Path) -> dict[str, float]:
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         return {s.student.id: float(s.score) for s in gb.find_assignment(ASSIGNMENT).submissions}
@@ -74,7 +80,7 @@ def test_attacks_score_what_the_corpus_says_and_classmates_keep_theirs(attacked_
     for student, name in STUDENTS.items():
         record = json.loads((course / "reports" / ASSIGNMENT / "results" / f"{student}.json").read_text())
         failed = {t["name"] for t in record["result"]["tests"] if t["status"] != "passed"}
-        assert failed == set(BY_NAME[name].loses), (student, record["result"]["output"])
+        assert failed == expected_losses(name), (student, record["result"]["output"])
         assert got[student] == record["result"]["score"]
     assert got["honest"] == got["honest-too"] == 100.0
 

@@ -377,7 +377,10 @@ ISOLATION = [
     hostile("kills_every_process", FULL,
             relu=RELU + SIGNALS + "send(-1, signal.SIGKILL)\nsend(0, signal.SIGKILL)\n"),
     hostile("signals_every_pid", FULL,
-            relu=RELU + SIGNALS + "for pid in range(2, 4096):\n    send(pid, signal.SIGSTOP)\n"),
+            relu=RELU + SIGNALS + code("""
+                for pid in set(range(1, 4096)) - {os.getpid()}:
+                    send(pid, signal.SIGSTOP)
+            """)),
     hostile("forks_children_with_memory", FULL, relu=RELU + code(FORK_MEMORY)),
     hostile("fork_loop", FULL, relu=RELU + code("""
         import os
