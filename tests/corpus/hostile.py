@@ -4,7 +4,7 @@
 import json
 from collections.abc import Callable
 
-from corpus import FULL, GRADE_IDS, HOSTILE_LIMITS, Entry, code, loses
+from corpus import FULL, GRADE_IDS, HOSTILE_CALL_SECONDS, HOSTILE_LIMITS, Entry, code, loses
 from corpus.mistakes import ENTRIES as MISTAKES
 from corpus.mistakes import STEP, train
 
@@ -87,12 +87,14 @@ forge()
 """
 
 ENTRIES = [
-    hostile("relu_infinite_loop", loses("relu"), "timed out after 3 s in relu", relu=code("""
+    hostile("relu_infinite_loop", loses("relu"), f"timed out after {HOSTILE_CALL_SECONDS} s in relu",
+            relu=code("""
         def relu(x):
             while True:
                 pass
     """)),
-    hostile("load_loop_ignoring_signals", loses("relu"), "timed out after 3 s while running cell",
+    hostile("load_loop_ignoring_signals", loses("relu"),
+            f"timed out after {HOSTILE_CALL_SECONDS} s while running",
             relu=RELU + code("""
                 import signal
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -421,7 +423,7 @@ ISOLATION = [
                 raise NotImplementedError()
         """),
     }),
-    hostile("huge_error_message", loses("relu"), "more characters", relu=code("""
+    hostile("huge_error_message", loses("relu"), "relu raised ValueError: no no", relu=code("""
         def relu(x):
             raise ValueError("no " * 5_000_000)
     """)),
