@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
+import sys
 from collections.abc import Iterable
 
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446  # the same on every architecture
@@ -38,7 +39,7 @@ class LandlockError(OSError):
 
 def abi_version() -> int:
     """The Landlock ABI this kernel offers, or 0 when it has none (or it is disabled)."""
-    if not hasattr(_libc, "syscall"):
+    if sys.platform != "linux" or not hasattr(_libc, "syscall"):  # the numbers are Linux's
         return 0
     version = _libc.syscall(SYS_CREATE_RULESET, None, ctypes.c_size_t(0), CREATE_RULESET_VERSION)
     return max(int(version), 0)
