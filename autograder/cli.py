@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 
 from autograder.assignment import read_assignment
+from autograder.context import name_places
 from autograder.report import GradeResult, grade, table, to_gradescope, write_json_atomically, zero_grade
 from autograder.sandbox import GraderError, Layers, Limits, Sandbox, become_subreaper, detect, refusal
-from autograder.submission import SubmissionError, student_cells
+from autograder.submission import SubmissionError, place_labels, student_cells
 
 EXIT_FULL, EXIT_LOST, EXIT_GRADER, EXIT_USAGE = 0, 1, 3, 4
 DEFAULTS = Limits()
@@ -133,8 +134,9 @@ def grade_submission(
             layers = sandbox.layers  # less any layer that turned out not to work here
         result = grade(assignment, outcomes, visibility)
         result.artifacts = sandbox.artifacts
+        places = place_labels(cells)
         for index, error in sorted(sandbox.cell_errors.items()):
-            result.notes.append(f"cell {index} failed to run: {error}")
+            result.notes.append(name_places(f"cell {index} failed to run: {error}", places))
         if output:
             result.notes.append(f"the submission printed {len(output)} characters (not shown)")
     result.isolation = layers.report()

@@ -18,8 +18,6 @@ from corpus import BY_NAME, build
 from corpus.grading import processes_with
 from nbgrader.api import Gradebook
 
-from conftest import make_course
-
 ASSIGNMENT = "mnist_mlp"
 STUDENTS = {  # student id -> corpus entry
     "honest": "reference",
@@ -40,8 +38,8 @@ def run_batch(course: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def attacked_class(tmp_path_factory, mnist_env) -> tuple[Path, str, list[subprocess.CompletedProcess]]:
-    course = make_course(tmp_path_factory.mktemp("attacked") / "course")
+def attacked_class(module_course, mnist_env) -> tuple[Path, str, list[subprocess.CompletedProcess]]:
+    course = module_course
     marker = f"batch-marker-{uuid.uuid4().hex}"
     for student, name in STUDENTS.items():
         folder = course / "submitted" / student / ASSIGNMENT

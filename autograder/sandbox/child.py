@@ -27,7 +27,7 @@ from autograder.sandbox.filesystem import WORKER_ROOT, AllowList
 from autograder.sandbox.layers import Layers
 from autograder.sandbox.limits import Limits
 
-PR_CAPBSET_DROP = 24
+PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
 MAX_TASKS = 32  # threads of the worker (BLAS, the student's own) and the namespace's init
 MAX_OPEN_FILES = 256
 
@@ -121,8 +121,12 @@ class Plan:
 
 
 def _drop_bounding_set() -> None:
-    """No capability can come back through ``exec``, even to a process that is still uid 0."""
+    """No capability can come back through ``exec``, even to a process that is still uid 0:
+    none in the bounding or the ambient set, and no set-uid program can give one back."""
     libc = ctypes.CDLL(None, use_errno=True)
     for capability in range(64):
         if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
             break  # past the last capability this kernel knows
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")

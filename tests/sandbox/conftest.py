@@ -1,42 +1,17 @@
-"""Helpers for the sandbox's tests: sandboxes with chosen layers, and probe cells."""
+"""Fixtures of the sandbox's tests (helpers to import are in ``sandbox_helpers``)."""
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
+from sandbox_helpers import ALL_LAYERS, ROOT
 
-from autograder.sandbox import Cell, Layers, Limits, Sandbox, detect
-
-ALL_LAYERS = detect()
-ROOT = __import__("os").geteuid() == 0
-
-
-def make_sandbox(*sources: str, layers: Layers | None = None, **limits: float) -> Sandbox:
-    """A sandbox whose cells 1, 2, ... are ``sources``; small limits by default."""
-    defaults = {"call_seconds": 20.0, "submission_seconds": 120.0}
-    cells = [Cell(index, textwrap.dedent(source)) for index, source in enumerate(sources, start=1)]
-    return Sandbox(cells, Limits(**{**defaults, **limits}), layers)
-
-
-def probe(name: str, body: str) -> str:
-    """A cell defining ``name()``: runs ``body`` (indented code); returns 0, or the errno it failed with."""
-    return (
-        f"def {name}():\n    try:\n{textwrap.indent(textwrap.dedent(body), '        ')}\n"
-        "        return 0\n    except OSError as error:\n        return error.errno or -1\n"
-    )
+from autograder.sandbox import Layers
 
 
 @pytest.fixture(scope="session")
 def every_layer() -> Layers:
     """This host's layers: on Linux as root, all of them (the tests say so rather than skip)."""
     if ROOT:
-        assert ALL_LAYERS.used() == [
-            "namespaces",
-            "own uid",
-            f"landlock (ABI {ALL_LAYERS.landlock_abi})",
-            "seccomp",
-            "cgroup",
-            "rlimits",
-        ], ALL_LAYERS.summary()
+        assert ALL_LAYERS.used() == ["namespaces", "own uid", f"landlock (ABI {ALL_LAYERS.landlock_abi})",
+                                     "seccomp", "cgroup", "rlimits"], ALL_LAYERS.summary()
     return ALL_LAYERS

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sandbox_helpers import ROOT, make_sandbox, probe
 
 from autograder.sandbox import Layers, StudentError
-from conftest import ROOT, make_sandbox, probe
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SECRETS = {

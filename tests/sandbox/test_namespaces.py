@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from sandbox_helpers import make_sandbox
 
 from autograder.sandbox import Layers
 from autograder.sandbox.filesystem import allow_list
-from conftest import make_sandbox
 
 VIEW = """
 import os, socket
