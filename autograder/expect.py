@@ -39,7 +39,9 @@ class GradedStudent:
         return getattr(self.inner, "artifacts", None)
 
     def call(self, function: str, args: list, kwargs: dict | None = None, repeat: int = 1) -> Any:
-        convert = (lambda v: worker.Rng(v.seed, v.key, v.skip) if isinstance(v, Rng) else v)
+        def convert(value: Any) -> Any:
+            return worker.Rng(value.seed, value.key, value.skip) if isinstance(value, Rng) else value
+
         try:
             return self.inner.call(function, [convert(a) for a in args],
                                    {k: convert(v) for k, v in (kwargs or {}).items()}, repeat)

@@ -62,7 +62,7 @@ def test_visible_checks_pass_the_solutions(name, capsys):
 
 def test_visible_check_message_names_the_mistake():
     namespace = {"np": np, "relu2deriv": lambda output: output >= 0}
-    with pytest.raises(CheckFailure, match="compare with > rather than >=") as failure:
+    with pytest.raises(CheckFailure, match="use > rather than >=") as failure:
         mnist_checks.check("relu2deriv", namespace)
     assert failure.value.__traceback__ is not None and failure.value.__cause__ is None
 

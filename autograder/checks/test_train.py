@@ -58,13 +58,15 @@ def test_reaches_minimum_accuracy(student, rng):
     record_artifacts(student, history, data, final_1, final_2)
     if accuracy < MIN_TEST_ACCURACY:
         raise fail(f"test accuracy after {EPOCHS} epochs on the first {TRAIN_IMAGES} training images "
-                   "from the tutorial's initial weights", f"at least {MIN_TEST_ACCURACY:.2f}", f"{accuracy:.3f}",
+                   "from the tutorial's initial weights", f"at least {MIN_TEST_ACCURACY:.2f}",
+                   f"{accuracy:.3f}",
                    "train every image in every epoch with the given learning rate, updating the weights "
                    "you were given")
     if history["test_accurate_pred"][-1] != accurate:
         raise fail("the last history['test_accurate_pred']",
                    f"{accurate} (the count the returned weights give on the test images)",
-                   f"{history['test_accurate_pred'][-1]:g}", "record evaluate's count after each epoch's training")
+                   f"{history['test_accurate_pred'][-1]:g}",
+                   "record evaluate's count after each epoch's training")
 
 
 def record_artifacts(student, history, data, weights_1, weights_2):

@@ -26,7 +26,8 @@ def make_case(rng, hidden):
 
 def test_visible_inputs(student, rng):
     tasks.check_step_loss(student, visible.STEP_CASE, visible.STEP_RATE, network.relu)
-    tasks.check_step_updates(student, visible.STEP_CASE, visible.STEP_RATE, network.relu, network.relu2deriv, rng)
+    tasks.check_step_updates(student, visible.STEP_CASE, visible.STEP_RATE, network.relu,
+                             network.relu2deriv, rng)
 
 
 def test_loss_and_correct(student, rng):

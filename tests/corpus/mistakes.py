@@ -70,7 +70,7 @@ def evaluate(outputs: str = RIGHT_OUTPUTS, count: str = RIGHT_COUNT) -> str:
 ENTRIES = [
     Entry("blank_release", "mistake", raw=RELEASE.read_bytes, loses=frozenset(GRADE_IDS),
           messages=("NotImplementedError",)),
-    mistake("relu2deriv_greater_or_equal", loses("relu2deriv"), "compare with > rather than >=",
+    mistake("relu2deriv_greater_or_equal", loses("relu2deriv"), "use > rather than >=",
             relu2deriv=code("""
                 def relu2deriv(output):
                     return output >= 0

@@ -94,7 +94,8 @@ def check_train(student: Any, data: tuple, weights: tuple, epochs: int, learning
         check_history_values(key, history[key], np.asarray(expected[key], dtype=float), len(images),
                              len(test_images))
     weights_after = result.args_after[0][4]
-    if expected_weights is not None and not np.allclose(weights_after, expected_weights, rtol=1e-9, atol=1e-12):
+    same = expected_weights is None or np.allclose(weights_after, expected_weights, rtol=1e-9, atol=1e-12)
+    if not same:
         hint = ("pass the weight arrays you were given to train_step, so that its in-place updates stick"
                 if np.array_equal(weights_after, weights_1) else
                 "go through the images in order and draw every mask with dropout_mask(hidden_size, rng) from "
@@ -116,15 +117,16 @@ def check_calls(result: Any, count: int, epochs: int, hidden: int, learning_rate
     shapes = result.scalars.get("dropout_mask:0", [])
     if shapes and shapes != [hidden]:
         raise fail("the shape train passed to dropout_mask", f"{hidden} (weights_1.shape[1])",
-                   str([int(s) for s in shapes]), "take the hidden size from weights_1.shape[1]: the notebook's "
+                   str([int(s) for s in shapes]),
+                   "take the hidden size from weights_1.shape[1]: the notebook's "
                    "hidden_size is 100, but train must work for any weights it is given")
     rates = result.scalars.get("train_step:4", [])
     if rates != [learning_rate]:
         hint = "pass the learning_rate argument on to train_step unchanged"
         if rates == [0.005]:
-            hint += f"; 0.005 is the notebook's value, but this call of train had learning_rate={learning_rate}"
-        raise fail("the learning rate train passed to train_step", f"[{learning_rate}] every time", str(rates),
-                   hint)
+            hint += f"; 0.005 is the notebook's value, but this call of train had {learning_rate=}"
+        raise fail("the learning rate train passed to train_step", f"[{learning_rate}] every time",
+                   str(rates), hint)
     if calls.get("evaluate", 0) < epochs:
         raise fail("calls of evaluate", f"at least {epochs} (once per epoch)", str(calls.get("evaluate", 0)),
                    "evaluate on the test set after each epoch")
@@ -150,7 +152,8 @@ def check_history_form(history: Any, epochs: int) -> dict:
     return numbers
 
 
-def check_history_values(key: str, got: np.ndarray, expected: np.ndarray, count: int, test_count: int) -> None:
+def check_history_values(key: str, got: np.ndarray, expected: np.ndarray, count: int,
+                         test_count: int) -> None:
     per = count if key.startswith("training") else test_count
     known = [
         (np.cumsum(expected), "reset the totals to 0 at the start of every epoch"),

@@ -39,7 +39,8 @@ def check_one_hot_encoding(student: Any, labels: np.ndarray, dimension: int | No
     """``one_hot_encoding(labels[, dimension])``: float64 ``(n, dimension)``, one 1.0 per row."""
     size = 10 if dimension is None else dimension
     kwargs = {} if dimension is None else {"dimension": dimension}
-    what = f"one_hot_encoding of {len(labels)} labels" + ("" if dimension is None else f", dimension={dimension}")
+    what = f"one_hot_encoding of {len(labels)} labels"
+    what += "" if dimension is None else f", dimension={dimension}"
     result = call(student, "one_hot_encoding", [labels], what, ONE_HOT_HINT, kwargs)
     encoded = as_array(result.values[0], what, ONE_HOT_HINT)
     expect_unchanged(result, [labels], ["labels"], "one_hot_encoding", "do not write into labels")
@@ -81,7 +82,7 @@ def check_relu(student: Any, x: np.ndarray) -> None:
 
 
 DERIV_HINT = ("the derivative is 1 where the unit fired (output > 0) and 0 elsewhere; "
-              "a unit whose output is exactly 0 did not fire, so compare with > rather than >=")
+              "a unit whose output is exactly 0 did not fire and passes no gradient: use > rather than >=")
 
 
 def check_relu2deriv(student: Any, output: np.ndarray) -> None:
@@ -190,7 +191,8 @@ def check_step_loss(student: Any, case: tuple, learning_rate: float, relu: Any) 
     residual = forward.residual
     after = Forward(layer_0, label, new_1, new_2, relu, mask * 2).loss
     known = (
-        (forward.loss / residual.size, "a mean, not a sum: add up the squared errors of the 10 outputs (np.sum)"),
+        (forward.loss / residual.size,
+         "a mean, not a sum: add up the squared errors of the 10 outputs (np.sum)"),
         (forward.loss / 2, "the loss is the plain sum of squares, without a factor 1/2"),
         (np.sqrt(forward.loss), "square the differences and add them up; np.linalg.norm takes a square root"),
         (float(np.sum(residual)), "square the differences before adding them up"),

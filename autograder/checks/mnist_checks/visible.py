@@ -19,8 +19,9 @@ def identity(x: Any) -> Any:
     return 1.0 * x
 
 
-def ones(output: Any) -> Any:
-    return np.ones_like(output)
+def slope_of_identity(output: Any) -> Any:
+    """The slope of ``identity``, taken as 0 where the output is exactly 0 (a dropped unit)."""
+    return 1.0 * (np.asarray(output) != 0)
 
 
 def constant_mask(shape: Any, rng: Any) -> np.ndarray:
@@ -37,7 +38,7 @@ def constant_evaluation(images: Any, labels: Any, weights_1: Any, weights_2: Any
 
 
 STAND_INS = {
-    "train_step": {"relu": identity, "relu2deriv": ones},
+    "train_step": {"relu": identity, "relu2deriv": slope_of_identity},
     "evaluate": {"relu": identity},
     "train": {"dropout_mask": constant_mask, "train_step": constant_step, "evaluate": constant_evaluation},
 }
@@ -47,6 +48,8 @@ RELU_CASES = (np.array([-2.0, 0.0, 3.0]), np.array([[0.5, -0.5], [-1.0, 2.0]]))
 DERIV_CASES = (np.array([0.0, 0.5, 2.0]), np.array([[0.0, 3.0], [1e-9, 0.0]]))
 MASK_CASES = {"values": ((100, 0), ((4, 25), 0)), "fraction": (20_000, 1, 1), "reproducible": (100, 3)}
 STEP_RATE = 0.1
+# Every weighted sum of these inputs is positive, so the stand-in ReLU (the identity) and a
+# real one agree on them: the grader runs the same inputs with its own relu.
 STEP_CASE = (
     np.array([0.0, 0.5, 1.0, 0.25, 0.75, 1.0]),
     np.array([0.0, 1.0, 0.0]),
@@ -96,7 +99,8 @@ def dropout_mask(student: Any) -> None:
 
 def train_step(student: Any) -> None:
     tasks.check_step_loss(student, STEP_CASE, STEP_RATE, identity)
-    tasks.check_step_updates(student, STEP_CASE, STEP_RATE, identity, ones, np.random.default_rng(0))
+    rng = np.random.default_rng(0)  # which weights the gradient check looks at
+    tasks.check_step_updates(student, STEP_CASE, STEP_RATE, identity, slope_of_identity, rng)
 
 
 def evaluate(student: Any) -> None:

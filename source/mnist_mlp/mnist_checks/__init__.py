@@ -1,0 +1,1 @@
+../../../autograder/checks/mnist_checks/__init__.py
