@@ -9,7 +9,7 @@ export JUPYTER_DATA_DIR ?= $(abspath .jupyter)/data
 export IPYTHONDIR ?= $(abspath .jupyter)/ipython
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test release lint venv clean
+.PHONY: demo test mnist release lint venv clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -39,9 +39,18 @@ demo: venv
 	@echo "== done: figure build/learning_curves.png, release/mnist_mlp/, feedback in" \
 		"$(DEMO_COURSE)/feedback/, class report $(DEMO_COURSE)/reports/mnist_mlp/index.html"
 
-test: venv
+# MNIST as the loader finds it ($$MNIST_DATA_DIR, else the cache), downloaded into the cache
+# and verified when it is in neither place; stops with the loader's message when that fails.
+mnist: venv
+	@$(PY) -c 'from solutions.data import load_mnist; load_mnist(train_count=0, test_count=0)' \
+		|| { echo "make: MNIST is needed by the tests and could not be fetched (see above)" >&2; exit 1; }
+
+# Two workers (one per core of the kit's test machine); each test module stays on one worker,
+# so module fixtures are built once; the corpus is shared by all workers (tests/corpus/grading.py).
+PYTEST_WORKERS ?= 2
+test: venv mnist
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope
 
 release: venv
 	$(VENV)/bin/nbgrader generate_assignment mnist_mlp --force --no-db

@@ -27,6 +27,7 @@ import jinja2
 import numpy as np
 
 from autograder.batchstore import record_digest
+from autograder.report import new_file_mode
 
 TEMPLATES = Path(__file__).parent / "templates"
 NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")
@@ -62,6 +63,7 @@ def write_html_atomically(text: str, path: Path) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False,
                                      encoding="utf-8") as handle:
         handle.write(text)
+    os.chmod(handle.name, new_file_mode())  # readable as any new file, not the temporary file's 0600
     os.replace(handle.name, path)
 
 

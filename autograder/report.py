@@ -116,13 +116,29 @@ def notes_of(result: GradeResult) -> list[str]:
     return notes
 
 
+def new_file_mode() -> int:
+    """The mode a new file gets under this process's umask (0644 under the usual 022).
+
+    Read from ``/proc/self/status`` where it can be, so that no thread ever sees the umask
+    changed; elsewhere set and restored at once."""
+    try:
+        with open("/proc/self/status") as status:
+            mask = next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_json_atomically(data: dict, path: str | os.PathLike) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    """Write JSON to a temporary file beside ``path`` and rename it into place, readable as any
+    new file is (not the temporary file's 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
         json.dump(data, handle, indent=2)
         handle.write("\n")
+    os.chmod(handle.name, new_file_mode())
     os.replace(handle.name, path)
 
 

@@ -14,9 +14,11 @@ from autograder.context import name_places
 from autograder.expect import CheckFailure, GradedStudent, StudentRaised
 from autograder.notebook import check_rng
 from autograder.sandbox import GraderError, MissingFunction, Sandbox, SandboxError, StudentError
+from autograder.sandbox.workspace import PROCESS_OF, process_of
 from autograder.submission import place_labels
 
 CHECKS_DIR = Path(__file__).parent / "checks"
+PROCESS_ORDER = ("", *dict.fromkeys(PROCESS_OF.values()))  # the process without references first
 EXPECTED_FAILURES = (CheckFailure, StudentError, StudentRaised, MissingFunction, SandboxError)
 
 
@@ -48,6 +50,11 @@ class GradingPlugin:
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
         return check_rng(grade_id_of(request.node), request.node.name)
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Check the functions of one student process together, so each process starts once
+        (pytest would take the files in alphabetical order, switching processes five times)."""
+        items.sort(key=lambda item: PROCESS_ORDER.index(process_of(grade_id_of(item).removeprefix("test_"))))
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201

@@ -5,7 +5,10 @@
 Times whole processes (wall clock, start to exit), ``--runs`` times each, and reports
 the medians:
 
-(a) ``python -m autograder NOTEBOOK --results ...``: our grader on the solved notebook;
+(a) ``python -m autograder NOTEBOOK --results ...``: our grader on the solved notebook, with
+    every isolation layer the host allows (the default);
+(a') the same with isolation off: ``AUTOGRADER_NO_ISOLATION=1`` and ``--allow-unisolated``
+    (what the layers cost; left out, with a note, when the grader has no such option);
 (b) ``nbgrader autograde mnist_mlp --create --force`` of the same notebook as the one
     student of a scratch course (a temporary copy of ``source/`` and
     ``nbgrader_config.py``, with its own Jupyter and IPython directories);
@@ -69,8 +72,8 @@ mark("read the assignment notebook")
 cells = student_cells(Path(sys.argv[1]), assignment)
 mark("read the submission")
 with Sandbox(cells) as sandbox:
-    sandbox._ensure_started()
-    mark("start the worker (python -I -S, numpy) and run the cells")
+    sandbox._ensure_started("")
+    mark("start the first student process (its layers, python -I -S, numpy) and run the cells")
     outcomes = autograder.runner.run_checks(sandbox)
     mark("run the checks under pytest (the checks' own time: see below)")
 result = grade(assignment, outcomes, "visible")
@@ -104,13 +107,15 @@ def timed(command: list[str], cwd: Path, env: dict[str, str], expect: tuple[int,
     return seconds
 
 
-def interleaved(commands: dict[str, tuple[list[str], Path]], runs: int, env: dict[str, str]
-                ) -> dict[str, list[float]]:
-    """Run every command once per round, ``runs`` rounds: a load spike hits all of them alike."""
+def interleaved(commands: dict[str, tuple], runs: int, env: dict[str, str]) -> dict[str, list[float]]:
+    """Run every command once per round, ``runs`` rounds: a load spike hits all of them alike.
+
+    A command is ``(argv, cwd)`` or ``(argv, cwd, extra environment)``.
+    """
     samples: dict[str, list[float]] = {label: [] for label in commands}
     for _ in range(runs):
-        for label, (command, cwd) in commands.items():
-            samples[label].append(timed(command, cwd, env))
+        for label, (command, cwd, *extra) in commands.items():
+            samples[label].append(timed(command, cwd, dict(env, **(extra[0] if extra else {}))))
     for label, times in samples.items():
         print(f"{label}: median {statistics.median(times):.2f} s, min {min(times):.2f} s "
               f"({' '.join(f'{t:.2f}' for t in times)})", flush=True)
@@ -220,6 +225,13 @@ def startup(env: dict[str, str], runs: int = 5) -> dict[str, float]:
 # ----------------------------------------------------------------------------- report
 
 
+def unisolated_option(env: dict[str, str]) -> bool:
+    """Whether this grader can be told to grade without isolation (``--allow-unisolated``)."""
+    shown = subprocess.run([sys.executable, "-m", "autograder", "--help"], cwd=REPOSITORY, env=env,
+                           capture_output=True, text=True)
+    return "--allow-unisolated" in shown.stdout
+
+
 def machine() -> dict[str, str]:
     import numpy
 
@@ -252,8 +264,19 @@ def markdown(info, runs, notebook, medians, samples, ratios, imports, phase_time
                      f"{' '.join(f'{t:.2f}' for t in times)} |")
     lines += ["", "| ratio | value | target |", "|---|---|---|"]
     lines += [f"| {label} | {value:.2f} | {target} |" for label, (value, target) in ratios.items()]
-    lines += ["", "Phases of one run of our grader (median of 3, timed in-process):", "",
-              "| phase | s |", "|---|---|"]
+    if phase_times:
+        lines += phase_lines(phase_times, per_check)
+    lines += ["", "Import costs, cumulative (`-X importtime`, median of 3; 0 = not imported; a package "
+              "imported inside another is counted in both):", "", "| module | s |", "|---|---|"]
+    lines += [f"| {name} | {seconds:.3f} |" for name, seconds in imports]
+    lines += ["", "Interpreter start-up, for scale (median of 5):", "", "| command | s |", "|---|---|"]
+    lines += [f"| `{label}` | {seconds:.3f} |" for label, seconds in starts.items()]
+    return "\n".join(lines) + "\n"
+
+
+def phase_lines(phase_times: list[tuple[str, float]], per_check: dict[str, float]) -> list[str]:
+    lines = ["", "Phases of one run of our grader (median of 3, timed in-process):", "",
+             "| phase | s |", "|---|---|"]
     lines += [f"| {name} | {seconds:.3f} |" for name, seconds in phase_times]
     pytest_seconds = dict(phase_times)["run the checks under pytest (the checks' own time: see below)"]
     lines += ["", "Checks (pytest call time, summed per check module; the rest of the pytest phase, "
@@ -261,12 +284,7 @@ def markdown(info, runs, notebook, medians, samples, ratios, imports, phase_time
               "and fixtures):", "", "| check | s |", "|---|---|"]
     lines += [f"| {name} | {seconds:.3f} |"
               for name, seconds in sorted(per_check.items(), key=lambda item: -item[1])]
-    lines += ["", "Import costs, cumulative (`-X importtime`, median of 3; 0 = not imported; a package "
-              "imported inside another is counted in both):", "", "| module | s |", "|---|---|"]
-    lines += [f"| {name} | {seconds:.3f} |" for name, seconds in imports]
-    lines += ["", "Interpreter start-up, for scale (median of 5):", "", "| command | s |", "|---|---|"]
-    lines += [f"| `{label}` | {seconds:.3f} |" for label, seconds in starts.items()]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,6 +322,13 @@ def main(argv: list[str] | None = None) -> int:
                 REPOSITORY,
             ),
         }
+        if unisolated_option(env):
+            commands["(a') python -m autograder, isolation off"] = (
+                [*commands["(a) python -m autograder"][0], "--allow-unisolated"], REPOSITORY,
+                {"AUTOGRADER_NO_ISOLATION": "1"},
+            )
+        else:
+            print("the grader has no --allow-unisolated option: (a') isolation off is not measured")
         if not args.skip_nbgrader:
             course = scratch_course(folder, notebook, env)
             commands["(b) nbgrader autograde"] = (
@@ -320,12 +345,20 @@ def main(argv: list[str] | None = None) -> int:
         ratios = {}
         if "(b) nbgrader autograde" in medians:
             ratios["ours / nbgrader"] = (ours / medians["(b) nbgrader autograde"], "<= 0.5")
-        ratios["ours / bare"] = (ours / medians["(c) bare training run"], "<= 1.5")
+        ratios["ours / bare"] = (ours / medians["(c) bare training run"], "<= 0.6")
+        if "(a') python -m autograder, isolation off" in medians:
+            off = medians["(a') python -m autograder, isolation off"]
+            ratios["isolation off / bare"] = (off / medians["(c) bare training run"], "")
+            ratios["isolation on / off"] = (ours / off, "")
         for label, (value, target) in ratios.items():
             print(f"{label}: {value:.2f} (target {target})")
 
         imports = import_costs(env)
-        phase_times, per_check = phases(notebook, env)
+        try:
+            phase_times, per_check = phases(notebook, env)
+        except subprocess.CalledProcessError as error:  # the profile uses the grader's internals
+            print(f"phases not profiled: the in-process profile failed ({error.stderr.strip()[-300:]})")
+            phase_times, per_check = [], {}
         starts = startup(env)
         print("phases:", ", ".join(f"{name} {seconds:.3f}" for name, seconds in phase_times))
         print("imports:", ", ".join(f"{name} {seconds:.3f}" for name, seconds in imports[:6]))

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -89,6 +90,13 @@ def single_file_total(notebook: Path, course: Path, env: dict[str, str]) -> floa
         env=env, capture_output=True, timeout=120,
     )
     return float(json.loads(results.read_text())["score"])
+
+
+def readable_mode() -> int:
+    """The mode of a new file under the current umask (0644 under the usual 022)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def submitted_notebook(course: Path, student: str) -> Path:
@@ -214,6 +222,7 @@ def test_feedback_for_every_submission_without_hidden_code(graded):
         text = html.unescape(page.read_text(encoding="utf-8"))
         assert f"Score: {single[student]:g} / 100" in text, student
         assert (course / "feedback" / student / ASSIGNMENT / "timestamp.txt").exists()
+        assert stat.S_IMODE(page.stat().st_mode) == readable_mode(), student  # not 0600
         leaked = [line for line in forbidden if line in text]
         assert not leaked, f"{student}: {leaked[:3]}"
         assert "HIDDEN TESTS" not in text
@@ -234,6 +243,8 @@ def test_report_shows_the_right_counts(graded):
     for figure in ("score_histogram.png", "check_pass_rate.png"):
         assert (folder / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = html.unescape((folder / "index.html").read_text())
+    for name in ("index.html", "scores.csv", "score_histogram.png"):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == readable_mode(), name
 
     def row(label: str) -> str:
         match = re.search(rf"<th>{re.escape(label)}</th><td class=\"number\">([^<]+)</td>", page)

@@ -1,70 +1,58 @@
-"""``python -m autograder package``: the Gradescope zip, run as Gradescope would, and the Classroom template.
+"""``python -m autograder package gradescope``: the zip, and what ``run_autograder`` makes of submissions.
 
-The Gradescope zip is unpacked into a scratch root laid out like Gradescope's (``source/``,
-``submission/``, ``results/``); ``setup.sh`` runs without its installs (the project's
-environment is first on ``PATH``) and with MNIST already in its cache folder, as no network
-is needed then; ``run_autograder`` must give the score of ``python -m autograder``.
+The zip is unpacked into a scratch root laid out like Gradescope's (``tests/gradescope_kit.py``);
+``run_autograder`` must give the score of ``python -m autograder``. Failures of the grader and
+the limits are in ``test_gradescope.py``; the Classroom template in ``test_classroom.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
-import shlex
-import shutil
 import stat
-import subprocess
-import sys
-import textwrap
 import zipfile
 from pathlib import Path
 
+import gradescope_kit as kit
 import pytest
-import yaml
+from gradescope_kit import (
+    RELEASE,
+    SOURCE,
+    SUBMISSIONS,
+    mistaken_notebook,
+    notebook_text,
+    plain,
+    reference_notebook,
+    run_gradescope,
+    single_file_score,
+)
 
 from autograder.assignment import read_assignment
-from autograder.package import ACTIONS, main
+from autograder.package import main
 from solutions.data import OFFICIAL_SHA256
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-SOURCE = REPOSITORY / "source" / "mnist_mlp" / "mnist_mlp.ipynb"
-RELEASE = REPOSITORY / "release" / "mnist_mlp" / "mnist_mlp.ipynb"
 MARKERS = {"### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"}
 # Where the notebook's solution text may appear in the zip: the reference package, and the
 # grader's own checks (also hidden from students), whose hints quote the expected code.
 MAY_HOLD_SOLUTIONS = ("solutions/", "autograder/checks/")
-FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
 
-# ----------------------------------------------------------------------------- helpers
+@pytest.fixture(scope="module")
+def zip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return kit.build_zip(tmp_path_factory.mktemp("zip"))
 
 
-def notebook_text(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+@pytest.fixture(scope="module")
+def gradescope_env() -> dict[str, str]:
+    return kit.gradescope_env()
 
 
-def reference_notebook() -> str:
-    """The source notebook: the reference solutions in the student's cells."""
-    return notebook_text(SOURCE)
-
-
-def mistaken_notebook() -> str:
-    """The reference with the tutorial's ``>=`` in ``relu2deriv``: one task wrong."""
-    text = notebook_text(SOURCE)
-    wrong = text.replace("(output > 0).astype(np.float64)", "(output >= 0).astype(np.float64)")
-    assert wrong != text, "the reference relu2deriv changed: update mistaken_notebook()"
-    return wrong
-
-
-def broken_notebook() -> str:
-    """A truncated download: not valid JSON."""
-    return notebook_text(SOURCE)[:5000]
-
-
-SUBMISSIONS = {"reference": reference_notebook, "mistaken": mistaken_notebook, "broken": broken_notebook}
+@pytest.fixture(scope="module")
+def gradescope_root(zip_path: Path, gradescope_env: dict[str, str], tmp_path_factory) -> Path:
+    return kit.gradescope_root(zip_path, gradescope_env, tmp_path_factory.mktemp("gradescope"))
 
 
 def hidden_lines(path: Path) -> set[str]:
@@ -89,67 +77,6 @@ def readable_text(name: str, data: bytes) -> str:
     return text
 
 
-def single_file_score(notebook: Path, tmp_path: Path) -> float:
-    results = tmp_path / "single.json"
-    subprocess.run(
-        [sys.executable, "-m", "autograder", str(notebook), "--results", str(results), "-q"],
-        cwd=REPOSITORY, capture_output=True, text=True, timeout=300, check=False,
-    )
-    return json.loads(results.read_text())["score"]
-
-
-# ----------------------------------------------------------------------------- gradescope
-
-
-@pytest.fixture(scope="module")
-def zip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("zip") / "autograder.zip"
-    assert main(["gradescope", "--out", str(path)]) == 0
-    return path
-
-
-@pytest.fixture(scope="module")
-def gradescope_env() -> dict[str, str]:
-    """The project's environment first on PATH; nothing of the checkout importable otherwise."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MNIST_DATA_DIR")}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
-
-
-@pytest.fixture(scope="module")
-def gradescope_root(zip_path: Path, gradescope_env: dict[str, str], tmp_path_factory) -> Path:
-    """A root laid out as Gradescope's, after ``setup.sh`` (installs skipped, MNIST pre-seeded)."""
-    if not os.environ.get("MNIST_DATA_DIR"):
-        pytest.skip("MNIST_DATA_DIR is not set")
-    root = tmp_path_factory.mktemp("gradescope")
-    with zipfile.ZipFile(zip_path) as archive:
-        archive.extractall(root / "source")
-    for name in ("setup.sh", "run_autograder"):  # zipfile does not restore file modes
-        (root / "source" / name).chmod(0o755)
-    shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
-    shutil.copytree(os.environ["MNIST_DATA_DIR"], root / "mnist", ignore=shutil.ignore_patterns("README*"))
-    env = dict(gradescope_env, AUTOGRADER_ROOT=str(root), AUTOGRADER_SKIP_INSTALL="1")
-    setup = subprocess.run([str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True,
-                           timeout=300, check=False)
-    assert setup.returncode == 0, setup.stderr
-    assert "MNIST verified" in setup.stdout
-    return root
-
-
-def run_gradescope(root: Path, env: dict[str, str], files: dict[str, str]) -> tuple[dict, str]:
-    """Put ``files`` in ``submission/``, run ``run_autograder``; its results.json and stdout."""
-    for folder in ("submission", "results"):
-        shutil.rmtree(root / folder, ignore_errors=True)
-        (root / folder).mkdir()
-    for name, text in files.items():
-        (root / "submission" / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / "submission" / name).write_text(text, encoding="utf-8")
-    process = subprocess.run([str(root / "run_autograder")], env=dict(env, AUTOGRADER_ROOT=str(root)),
-                             capture_output=True, text=True, timeout=600, check=False)
-    assert process.returncode == 0, process.stdout + process.stderr
-    return json.loads((root / "results" / "results.json").read_text()), process.stdout
-
-
 def test_zip_layout(zip_path: Path) -> None:
     with zipfile.ZipFile(zip_path) as archive:
         names = set(archive.namelist())
@@ -170,6 +97,9 @@ def test_zip_is_reproducible(zip_path: Path, tmp_path: Path) -> None:
     again = tmp_path / "again.zip"
     assert main(["gradescope", "--out", str(again)]) == 0
     assert again.read_bytes() == zip_path.read_bytes()
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(again.stat().st_mode) == 0o666 & ~mask  # as any new file, not 0600
 
 
 def test_zip_holds_no_solution_text_outside_the_reference(zip_path: Path) -> None:
@@ -217,22 +147,22 @@ def test_results_hide_each_task_until_the_due_date(gradescope_root: Path, grades
     results, _ = run_gradescope(gradescope_root, gradescope_env, {"mnist_mlp.ipynb": mistaken_notebook()})
     first, *tasks = results["tests"]
     assert first["name"] == "Submission" and first["visibility"] == "visible" and "score" not in first
-    assert "Total: 90 / 100" in first["output"] and "after the due date" in first["output"]
+    assert "Total: 90 / 100" in plain(first["output"]) and "after the due date" in plain(first["output"])
     assert [t["name"] for t in tasks] == [c.grade_id for c in read_assignment(RELEASE).graded]
     assert {t["visibility"] for t in tasks} == {"after_due_date"}
-    assert "test_relu2deriv" not in first["output"]  # which task failed is not shown at once
+    assert "test_relu2deriv" not in plain(first["output"])  # which task failed is not shown at once
     assert results["stdout_visibility"] == "hidden" and results["visibility"] == "visible"
     assert sum(t["score"] for t in tasks) == results["score"] == 90
 
 
 def test_no_notebook_or_several_get_a_clear_zero(gradescope_root: Path, gradescope_env: dict) -> None:
     none, _ = run_gradescope(gradescope_root, gradescope_env, {"notes.txt": "hello"})
-    assert none["score"] == 0 and "no notebook (.ipynb file)" in none["tests"][0]["output"]
+    assert none["score"] == 0 and "no notebook (.ipynb file)" in plain(none["tests"][0]["output"])
     several, _ = run_gradescope(
         gradescope_root, gradescope_env, {"a/mnist_mlp.ipynb": "{}", "b/copy.ipynb": "{}"}
     )
     assert several["score"] == 0
-    assert "holds 2 notebooks (a/mnist_mlp.ipynb, b/copy.ipynb)" in several["output"]
+    assert "holds 2 notebooks (a/mnist_mlp.ipynb, b/copy.ipynb)" in plain(several["output"])
     assert several["tests"][0]["status"] == "failed"
     assert sum(t["max_score"] for t in several["tests"][1:]) == 100
 
@@ -243,131 +173,7 @@ def test_checkpoint_copies_are_not_counted(gradescope_root: Path, gradescope_env
     assert results["score"] == 100
 
 
-def test_summary_follows_the_settings() -> None:
-    spec = importlib.util.spec_from_file_location(
-        "grade_gradescope", REPOSITORY / "autograder" / "templates" / "gradescope" / "grade_gradescope.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    result = module.GradeResult(tests=[{"score": 10.0, "max_score": 30.0}], notes=["cell 4 failed to run"])
-    hidden = module.summary(result, "Graded a.ipynb.", {"visibility": "after_published", "show_score": False})
-    assert hidden.splitlines() == [
-        "Graded a.ipynb.", "cell 4 failed to run",
-        "Your score and the messages of the checks behind them are shown once grades are published.",
-    ]
-    shown = module.summary(result, "Graded a.ipynb.", {"visibility": "visible", "show_score": True})
-    assert shown.splitlines()[-1] == "Total: 10 / 30 points."
-
-
 def test_package_refuses_the_source_notebook_as_release(tmp_path: Path) -> None:
     assert main(["gradescope", "--out", str(tmp_path / "a.zip"), "--release", str(SOURCE)]) == 1
-    assert main(["classroom", "--out", str(tmp_path), "--release", str(SOURCE)]) == 1
+    assert main(["classroom", "--out", str(tmp_path), "--release", str(SOURCE), "--grader-repo", "o/k"]) == 1
     assert not (tmp_path / "a.zip").exists()
-
-
-# ----------------------------------------------------------------------------- classroom
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("template")
-    assert main(["classroom", "--out", str(out)]) == 0
-    return out
-
-
-def workflow(template: Path) -> dict:
-    return yaml.safe_load((template / ".github" / "workflows" / "classroom.yml").read_text())
-
-
-def steps_of(template: Path) -> list[dict]:
-    return workflow(template)["jobs"]["run-autograding-tests"]["steps"]
-
-
-def grader_steps(template: Path) -> list[dict]:
-    return [step for step in steps_of(template) if "autograding-command-grader" in step.get("uses", "")]
-
-
-def run_step(step: dict, folder: Path) -> subprocess.CompletedProcess:
-    """Run a grader step's command as the action does (no shell), with this interpreter as ``python``."""
-    command = shlex.split(step["with"]["command"])
-    assert command[0] == "python"
-    return subprocess.run([sys.executable, *command[1:]], cwd=folder, capture_output=True, text=True,
-                          timeout=120, check=False)
-
-
-def test_template_files(template: Path) -> None:
-    assert (template / "mnist_mlp.ipynb").read_bytes() == RELEASE.read_bytes()
-    pins = (template / ".github" / "classroom" / "requirements.txt").read_text().split()
-    import numpy
-
-    assert f"numpy=={numpy.__version__}" in pins
-
-
-def test_workflow_parses_and_names_only_pinned_actions(template: Path) -> None:
-    parsed = workflow(template)
-    assert parsed["on"] == ["push", "workflow_dispatch", "repository_dispatch"]
-    uses = [step["uses"] for step in steps_of(template) if "uses" in step]
-    for use in uses:
-        action, _, ref = use.partition("@")
-        assert ref == ACTIONS[action][0]
-        # classroom-resources publish only "v1" (see docs/classroom.md); the others: full SHAs
-        assert FULL_SHA.fullmatch(ref) or action.startswith("classroom-resources/")
-    assert {use.partition("@")[0] for use in uses} == set(ACTIONS)
-
-
-def test_pins_override_to_full_shas(tmp_path: Path) -> None:
-    pins = [f"{action}={'ab' * 20}" for action in ACTIONS if action.startswith("classroom-resources/")]
-    args = ["classroom", "--out", str(tmp_path)] + [arg for pin in pins for arg in ("--pin", pin)]
-    assert main(args) == 0
-    uses = [step["uses"] for step in steps_of(tmp_path) if "uses" in step]
-    assert all(FULL_SHA.fullmatch(use.partition("@")[2]) for use in uses)
-    assert main(["classroom", "--out", str(tmp_path), "--pin", "actions/checkout=main"]) == 4
-
-
-def test_workflow_scores_each_graded_cell(template: Path) -> None:
-    graded = read_assignment(RELEASE).graded
-    steps = grader_steps(template)
-    points = [(step["id"], float(step["with"]["max-score"])) for step in steps]
-    assert points == [(cell.grade_id, cell.points) for cell in graded]
-    reporter = steps_of(template)[-1]
-    assert reporter["with"]["runners"].split(",") == [c.grade_id for c in graded]
-    assert reporter["env"] == {
-        f"{c.grade_id.upper()}_RESULTS": f"${{{{ steps.{c.grade_id}.outputs.result }}}}" for c in graded
-    }
-
-
-def test_visible_checks_pass_on_the_reference(template: Path, tmp_path: Path) -> None:
-    shutil.copytree(template, tmp_path, dirs_exist_ok=True)
-    (tmp_path / "mnist_mlp.ipynb").write_text(reference_notebook(), encoding="utf-8")
-    for step in grader_steps(template):
-        process = run_step(step, tmp_path)
-        assert (process.returncode, process.stderr) == (0, ""), step["id"]
-        assert "visible checks passed" in process.stdout
-
-
-def test_visible_checks_fail_on_the_blank_release(template: Path) -> None:
-    for step in grader_steps(template):
-        process = run_step(step, template)
-        assert process.returncode == 1, step["id"]
-        assert "NotImplementedError" in process.stderr and "Hint:" in process.stderr
-
-
-def test_visible_checks_find_the_mistake_and_ignore_edited_test_cells(template: Path, tmp_path: Path) -> None:
-    shutil.copytree(template, tmp_path, dirs_exist_ok=True)
-    notebook = json.loads(mistaken_notebook())
-    for cell in notebook["cells"]:  # emptying the test cells in the notebook changes nothing
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-            cell["source"] = "pass"
-    (tmp_path / "mnist_mlp.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
-    failed = {step["id"] for step in grader_steps(template) if run_step(step, tmp_path).returncode}
-    assert failed == {"test_relu2deriv"}
-
-
-def test_classroom_doc_snippets_parse() -> None:
-    text = (REPOSITORY / "docs" / "classroom.md").read_text()
-    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
-    snippets = [yaml.safe_load(textwrap.dedent(block)) for block in blocks]
-    assert len(snippets) == 2
-    hidden, per_task = snippets[0][0], snippets[1][0]
-    assert "secrets.GRADER_TOKEN" in hidden["env"]["GRADER_TOKEN"] and 'rm -rf "$kit"' in hidden["run"]
-    assert per_task["uses"].startswith("classroom-resources/autograding-command-grader@")

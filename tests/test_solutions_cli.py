@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -23,7 +22,6 @@ README_ACCURACY = re.compile(
     r"^Reference final test accuracy \(tutorial defaults, 20 epochs\): \*\*(\d+\.\d+)\*\*$",
     re.MULTILINE,
 )
-needs_mnist = pytest.mark.skipif(not os.environ.get("MNIST_DATA_DIR"), reason="MNIST_DATA_DIR is not set")
 
 
 def synthetic_sets(n_train: int = 30, n_test: int = 20, seed: int = 5) -> cli.Sets:
@@ -150,7 +148,6 @@ def test_missing_data_is_reported_not_raised(tmp_path: Path, capsys: pytest.Capt
     assert not (tmp_path / "f.png").exists()
 
 
-@needs_mnist
 def test_cli_small_run_on_real_data(tmp_path: Path) -> None:
     figure = tmp_path / "out" / "curves.png"
     argv = ["--train-images", "200", "--test-images", "200", "--epochs", "2"]
@@ -173,7 +170,6 @@ def test_cli_small_run_on_real_data(tmp_path: Path) -> None:
 # --- the reference accuracy quoted in the README ---------------------------------------
 
 
-@needs_mnist
 def test_reference_accuracy_matches_readme() -> None:
     quoted = README_ACCURACY.search((REPO / "README.md").read_text(encoding="utf-8"))
     assert quoted, (

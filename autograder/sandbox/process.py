@@ -33,7 +33,7 @@ from autograder.sandbox.limits import Limits, size
 from autograder.sandbox.orphans import reap_orphans
 from autograder.sandbox.replies import GraderError, SandboxError, parse_reply
 from autograder.sandbox.streams import DeadlineStream
-from autograder.sandbox.workspace import child_environment, prepare_folder, reference_source
+from autograder.sandbox.workspace import child_environment, prepare_folder, process_of, reference_source
 
 START_SECONDS = 60.0  # starting a process is the grader's work: a generous bound, not the call limit
 SETUP_FAILED = 121  # the worker's exit status when it could not install its seccomp filter
@@ -57,11 +57,11 @@ class Sandbox:
     """The student processes of one submission: one at a time, restarted after a crash.
 
     ``cells`` run in order when a process starts; a cell that kills the process is
-    skipped on restart, so it costs only what depends on it. A function whose check
-    swaps in reference versions of its dependencies (``worker.DEPENDENCIES``) gets a
-    process of its own that holds only those references, and the other functions run
-    in a process that holds none: student code that steals a reference from memory can
-    use it only where the grader hands it over anyway.
+    skipped on restart, so it costs only what depends on it. The functions whose checks
+    swap in reference versions of their dependencies (``worker.DEPENDENCIES``) are checked
+    in processes that hold only those references (``workspace.PROCESS_OF``), and the other
+    functions in a process that holds none: student code that steals a reference from
+    memory can use it only where the grader hands it over anyway.
     """
 
     def __init__(
@@ -76,7 +76,7 @@ class Sandbox:
         self._broken: dict[str, str] = {}  # function -> why it killed the process last time
         self._deadline = time.monotonic() + limits.submission_seconds
         self._process: subprocess.Popen | None = None
-        self._group_name: str | None = None  # the function whose references the process holds
+        self._group_name: str | None = None  # the process running now (``workspace.process_of``)
         self._own = Path(tempfile.mkdtemp(prefix="autograder-", dir=self._base_folder()))  # output, processes
         self._folder: Path | None = None
         self._cgroup: Group | None = None
@@ -112,7 +112,7 @@ class Sandbox:
             raise self._grader_error
         if function in self._broken:
             raise SandboxError(f"{self._broken[function]} (earlier call; not called again)")
-        group = function if function in worker.DEPENDENCIES else ""
+        group = process_of(function)
         if self._group_name != group:
             self._kill()
         self._ensure_started(group)

@@ -50,14 +50,29 @@ def child_environment(work: str) -> dict[str, str]:
     return env
 
 
-def reference_source(function: str) -> str:
-    """The reference code the check of ``function`` swaps in: its dependencies, transitively."""
+# The student process each function is checked in, when not the one that holds no reference.
+# A process holds the references its functions' checks swap in, and nothing else:
+# train_step and evaluate share one (it holds relu and relu2deriv, both handed to the
+# train_step check anyway; evaluate is graded on nothing they could help with); train, whose
+# check is handed the reference train_step, never shares with train_step.
+PROCESS_OF = {"train_step": "train_step+evaluate", "evaluate": "train_step+evaluate", "train": "train"}
+
+
+def process_of(function: str) -> str:
+    """The name of the student process ``function`` is checked in ('' for the one without references)."""
+    return PROCESS_OF.get(function, "")
+
+
+def reference_source(process: str) -> str:
+    """The reference code a student process holds: the dependencies, transitively, of the
+    functions checked in it (``process_of``)."""
     import inspect
 
     from solutions import network
 
     names: list[str] = []
-    pending = list(worker.DEPENDENCIES.get(function, ()))
+    pending = [dep for function, name in PROCESS_OF.items() if name == process
+               for dep in worker.DEPENDENCIES.get(function, ())]
     while pending:
         name = pending.pop()
         if name not in names:

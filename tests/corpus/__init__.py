@@ -128,9 +128,9 @@ def build(entry: Entry, path: Path, placeholders: Mapping[str, str] = {}) -> Pat
 
 
 def all_entries() -> list[Entry]:
-    from corpus import broken, correct, hostile, mistakes
+    from corpus import broken, correct, hostile, mistakes, students
 
-    entries = [*correct.ENTRIES, *mistakes.ENTRIES, *hostile.ENTRIES, *broken.ENTRIES]
+    entries = [*correct.ENTRIES, *mistakes.ENTRIES, *students.ENTRIES, *hostile.ENTRIES, *broken.ENTRIES]
     names = [entry.name for entry in entries]
     assert len(names) == len(set(names)), "entry names must be unique"
     for entry in entries:

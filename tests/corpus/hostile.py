@@ -124,7 +124,7 @@ ENTRIES = [
                     while True:
                         print("x" * 1000)
             """)),
-    hostile("exit_at_load", loses("relu2deriv"), "exited with status 0 while running cell",
+    hostile("exit_at_load", loses("relu2deriv"), "exited with status 0 while running",
             relu2deriv=code("""
                 def relu2deriv(output):
                     return output > 0

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -80,18 +81,15 @@ JUNK = "import os, sys\n    os.write(int(sys.argv[2]), b'\\xff' * 64)\n    while
     ],
 )
 def test_a_call_that_ends_the_process_has_a_clear_message_and_is_not_repeated(body, limits, message):
-    started = time.monotonic()
     with sandbox(f"def f():\n    {body}\n", "def g():\n    return 1\n", **limits) as student:
         with pytest.raises(SandboxError) as error:
             student.call("f", [])
         assert str(error.value) == message
-        started_again = time.monotonic()
         with pytest.raises(SandboxError, match=r"\(earlier call; not called again\)$"):
             student.call("f", [])
-        assert time.monotonic() - started_again < 0.1
+        assert student._process is None  # answered without starting a process
         if "submission" not in message:
             assert student.call("g", []).values == [1]  # a new process for the other functions
-    assert time.monotonic() - started < limits.get("call_seconds", 5) + 3
 
 
 def test_memory_limit():
@@ -171,7 +169,7 @@ def test_forged_junk_reply_is_a_sandbox_error():
 
 
 def test_without_layers_close_still_kills_the_process_group(tmp_path):
-    marker = f"sandbox-close-{os.getpid()}-{time.monotonic_ns()}"
+    marker = f"sandbox-close-{uuid.uuid4().hex}"
     spawn = textwrap.dedent(f"""
         import subprocess, sys
         def spawn():
@@ -180,11 +178,10 @@ def test_without_layers_close_still_kills_the_process_group(tmp_path):
     """)
     with sandbox(spawn, layers=Layers()) as student:  # no layer: the subreaper is the last line
         assert student.call("spawn", []).values == [1]
-        deadline = time.monotonic() + 5
-        while not processes_with(marker) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert processes_with(marker)
-    deadline = time.monotonic() + 5
+        assert processes_with(marker)  # Popen returns once the sleeper runs, its name set
+    # The kill is sent by close(); the kernel ends the process a moment later. The bound is a
+    # guard against a hang, far above that moment, not a measure of it.
+    deadline = time.monotonic() + 60
     while processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert processes_with(marker) == []
