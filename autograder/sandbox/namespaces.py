@@ -74,6 +74,11 @@ def build_root(
     """
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", str(root), "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    # The private folders first: an allowed path inside one (a venv under /tmp) is bound on top.
+    for inside, options in scratch.items():
+        folder = root / inside.lstrip("/")
+        folder.mkdir(parents=True, exist_ok=True)
+        mount("tmpfs", str(folder), "tmpfs", MS_NOSUID | MS_NODEV, options)
     for path in readable:
         bind_read_only(path, root / path.lstrip("/"))
     for path in covered:
@@ -87,10 +92,6 @@ def build_root(
             inside.symlink_to(target)
     for source, inside in binds.items():
         bind_read_only(source, root / inside.lstrip("/"))
-    for inside, options in scratch.items():
-        folder = root / inside.lstrip("/")
-        folder.mkdir(parents=True, exist_ok=True)
-        mount("tmpfs", str(folder), "tmpfs", MS_NOSUID | MS_NODEV, options)
     old = root / ".old-root"
     old.mkdir()
     machine = os.uname().machine

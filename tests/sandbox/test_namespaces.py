@@ -72,3 +72,31 @@ def test_the_grader_is_not_in_the_namespace(alone):
     cell = f"import os\ndef sees_grader():\n    return os.path.exists('/proc/{os.getpid()}')\n"
     with make_sandbox(cell, layers=alone) as student:
         assert student.call("sees_grader", []).values[0] is False
+
+
+def test_an_allowed_path_inside_a_private_folder_stays_readable(alone):
+    """A checkout (and its venv) under /tmp, as in CI: the private /tmp must not cover it."""
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from autograder.sandbox import namespaces
+
+    folder = Path(tempfile.mkdtemp(prefix="allowed-", dir="/tmp"))
+    try:
+        (folder / "module.txt").write_text("found")
+        (folder / "root").mkdir()
+        allowed = allow_list()
+
+        def enter() -> None:
+            namespaces.unshare(namespaces.CLONE_NEWNS)
+            namespaces.build_root(folder / "root", [*allowed.mount_readable, str(folder / "module.txt")],
+                                  allowed.covered, allowed.symlinks, {}, {"/tmp": "size=1m,mode=1777"})
+
+        code = f"print(open('{folder}/module.txt').read())"
+        process = subprocess.run([allowed.interpreter, "-I", "-S", "-c", code], preexec_fn=enter,
+                                 capture_output=True, text=True, timeout=60)
+        assert process.stdout.strip() == "found", process.stderr
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
