@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder import worker
 from autograder.assignment import Assignment
 from autograder.runner import CheckOutcome
 
@@ -66,8 +67,8 @@ def grade(assignment: Assignment, outcomes: list[CheckOutcome], visibility: str)
 
 
 def clip(text: str, limit: int = MAX_MESSAGE) -> str:
-    """``text`` cut to ``limit`` characters, saying so."""
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
+    """``text`` cut to ``limit`` characters, saying so (``worker.clip`` with the report's limit)."""
+    return worker.clip(text, limit)
 
 
 def _capped(outcome: CheckOutcome) -> CheckOutcome:

@@ -158,11 +158,13 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
 
 
-def receive(stream: BinaryIO, limit: int = MAX_MESSAGE_BYTES) -> tuple[dict, list[np.ndarray]]:
-    """Read one message written by ``send``, of at most ``limit`` bytes; raise ``WireError`` or
-    ``EOFError``. Sizes are checked before anything is read or allocated."""
+def receive(stream: BinaryIO, limit: int = MAX_MESSAGE_BYTES,
+            header_limit: int = MAX_MESSAGE_BYTES) -> tuple[dict, list[np.ndarray]]:
+    """Read one message written by ``send``: a header of at most ``header_limit`` bytes, arrays of
+    at most ``limit`` in all; raise ``WireError`` or ``EOFError``. Sizes are checked before
+    anything is read or allocated."""
     size = struct.unpack(">Q", _read_exactly(stream, 8))[0]
-    if size > min(limit, MAX_HEADER_BYTES if limit < MAX_MESSAGE_BYTES else limit):
+    if size > min(limit, header_limit):
         raise WireError("header too large")
     try:
         header = json.loads(_read_exactly(stream, size))

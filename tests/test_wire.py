@@ -151,7 +151,7 @@ def test_a_reply_larger_than_its_limit_is_refused_before_it_is_read():
 def test_a_reply_header_over_its_cap_is_refused():
     header = struct.pack(">Q", MAX_HEADER_BYTES + 1)
     with pytest.raises(WireError, match="header too large"):
-        receive(io.BytesIO(header), MAX_REPLY_BYTES)
+        receive(io.BytesIO(header), MAX_REPLY_BYTES, MAX_HEADER_BYTES)
 
 
 def test_a_deeply_nested_header_is_a_wire_error():

@@ -276,7 +276,7 @@ class Sandbox:
         self._requests.deadline = self._replies.deadline = deadline
         try:
             worker.send(self._requests, request, arrays)
-            return worker.receive(self._replies, worker.MAX_REPLY_BYTES)
+            return worker.receive(self._replies, worker.MAX_REPLY_BYTES, worker.MAX_HEADER_BYTES)
         except (TimeoutError, EOFError, BrokenPipeError, worker.WireError) as error:
             reason = self._failure_reason(error, where, seconds is not None)
             self._kill()
