@@ -36,7 +36,6 @@ from autograder.sandbox.streams import DeadlineStream
 from autograder.sandbox.workspace import child_environment, prepare_folder, process_of, reference_source
 
 START_SECONDS = 60.0  # starting a process is the grader's work: a generous bound, not the call limit
-SETUP_FAILED = 121  # the worker's exit status when it could not install its seccomp filter
 DEFAULT_LIMITS = Limits()
 MEMORY_SLACK = 64 * 2**20  # the cgroup's cap above the address-space limit: page tables, the init
 
@@ -298,7 +297,7 @@ class Sandbox:
             return f"closed its connection to the grader {where}"
         if status < 0:
             return self._signal_reason(-status) + f" {where}"
-        if starting and status == SETUP_FAILED:
+        if starting and status == worker.SETUP_FAILED:
             return "could not install its seccomp filter"
         return f"exited with status {status} {where}"
 
