@@ -178,13 +178,20 @@ def test_without_layers_close_still_kills_the_process_group(tmp_path):
     """)
     with sandbox(spawn, layers=Layers()) as student:  # no layer: the subreaper is the last line
         assert student.call("spawn", []).values == [1]
-        assert processes_with(marker)  # Popen returns once the sleeper runs, its name set
-    # The kill is sent by close(); the kernel ends the process a moment later. The bound is a
-    # guard against a hang, far above that moment, not a measure of it.
-    deadline = time.monotonic() + 60
-    while processes_with(marker) and time.monotonic() < deadline:
+        assert wait_for(lambda: processes_with(marker))  # the sleeper runs
+    # The kill is sent by close(); the kernel ends the process a moment later.
+    assert wait_for(lambda: not processes_with(marker))
+
+
+def wait_for(condition, seconds: float = 60) -> bool:
+    """Whether ``condition()`` comes true; the bound guards against a hang, far above the moments
+    waited for here, and measures nothing."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.05)
-    assert processes_with(marker) == []
+    return True
 
 
 GRADER_FAULT = """
