@@ -12,6 +12,11 @@ It also puts the longest test modules first, so that under ``pytest -n 2 --dist 
 (``make test``) the two workers start on them together, and share the corpus they both need
 (``tests/corpus/grading.py``), instead of one of them ending the run alone.
 
+``--exhaustive`` widens the two samples the default run takes (see ``tests/test_parity.py``
+and ``tests/test_hosts.py``): nbgrader parity on every correct and mistaken entry of the
+corpus instead of one per kind of answer, and every attack on the other hosts instead of the
+ones that reach beyond the student's process.
+
 This file sits at the repository root so that pytest loads it before ``tests/conftest.py``.
 """
 
@@ -47,6 +52,12 @@ def mnist_folder() -> Path:
             f"MNIST not found for the tests: {where} lacks {', '.join(missing)}. Fix: {FIX}."
         )
     return folder.resolve()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--exhaustive", action="store_true",
+                     help="nbgrader parity on the whole corpus and every attack on every host "
+                          "(about three times the default run)")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,10 +1,14 @@
 """The processes of ``python -m autograder batch``: grading processes and feedback processes.
 
-Each submission is graded by ``python -m autograder NOTEBOOK --results ...`` (started through
-``child_main``) in its own session, so that it and whatever its sandbox started can be killed
-together; feedback pages are drawn by long-lived feedback processes (``render_main``), one per
-worker thread at a time, outside the batch's interpreter. Both ask the kernel to kill them
-when the batch dies, so an interrupted batch leaves nothing running.
+Each submission is graded by the single-file command (``autograder.cli.main``) in a grading
+process of its own, in its own session, so that it and whatever its sandbox started can be
+killed together. Grading processes are forked from a forkserver (``multiprocessing``'s) that
+has imported the grader once: a process starts with NumPy and pytest in memory instead of
+importing them again for every submission, and still starts clean (the forkserver runs
+nothing else). Feedback pages are drawn by long-lived feedback processes (``render_main``),
+one per worker thread at a time, outside the batch's interpreter. All of them die with the
+batch: the forkserver ends when the batch's end of its pipe closes, and every process asks
+the kernel to kill it when its parent dies.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import contextlib
 import ctypes
 import ctypes.util
 import json
+import multiprocessing
+import multiprocessing.forkserver
 import os
 import queue
 import shutil
@@ -22,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,26 +38,51 @@ from autograder.sandbox import Limits
 
 EXIT_NOT_GRADED = 1
 GRACE_SECONDS = 60.0  # on top of the submission time limit, for start-up and the checks themselves
-CHILD_CODE = "import sys; from autograder.batchprocs import child_main; sys.exit(child_main(sys.argv[1:]))"
 RENDER_CODE = "import sys; from autograder.batchprocs import render_main; sys.exit(render_main(sys.argv[1:]))"
 CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+# What the forkserver imports once for every grading process: the single-file command, and with
+# it NumPy and pytest.
+GRADER_PRELOAD = ["autograder.batchprocs", "autograder.cli", "autograder.runner"]
+STDERR_KEPT = 64 * 1024  # of a grading process's standard error, the end is read back
 
 
 def die_with(parent: int) -> bool:
-    """Ask the kernel to SIGKILL this process when ``parent`` (the batch) dies; False if it is gone."""
+    """Ask the kernel to SIGKILL this process when ``parent`` dies; False if it is gone already."""
     if sys.platform == "linux":
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    return os.getppid() == parent  # else the batch died before prctl
+    return os.getppid() == parent  # else the parent died before prctl
 
 
-def child_main(argv: list[str]) -> int:
-    """Entry point of a grading process: die with the batch, then run the single-file command."""
-    if not die_with(int(argv[0])):
-        return EXIT_NOT_GRADED
+def grading_child(
+    entry: Callable[[list[str]], int], argv: list[str], cwd: str, stderr_path: str,
+    stdout_path: str | None = None, variables: Mapping[str, str] | None = None,
+) -> None:
+    """A grading process, just forked by the forkserver: its own session, death with the
+    forkserver, ``variables`` added to its environment, standard error into ``stderr_path``
+    (and standard output into ``stdout_path``, else nowhere); ``entry(argv)`` is its exit status."""
+    os.setsid()
+    if not die_with(os.getppid()):
+        sys.exit(EXIT_NOT_GRADED)
+    os.environ.update({**CHILD_ENV, **(variables or {})})
+    tempfile.tempdir = None  # chosen again from the environment (TMPDIR) when first needed
+    os.chdir(cwd)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    stdout = os.open(stdout_path, flags, 0o600) if stdout_path else os.open(os.devnull, os.O_WRONLY)
+    stderr = os.open(stderr_path, flags, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    for source, target in ((null, 0), (stdout, 1), (stderr, 2)):
+        os.dup2(source, target)
+    for descriptor in (null, stdout, stderr):
+        os.close(descriptor)
+    sys.exit(entry(argv))
+
+
+def grade_notebook(argv: list[str]) -> int:
+    """The single-file command, as a grading process runs it."""
     from autograder.cli import main
 
-    return main(argv[1:])
+    return main(argv)
 
 
 def render_main(argv: list[str]) -> int:
@@ -127,35 +159,72 @@ class GraderRun:
     seconds: float
 
 
-class Processes:
-    """The grading processes running now, so that an interrupted batch can end them."""
+@contextlib.contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``variables`` set, for processes started meanwhile; restored after."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
-    def __init__(self) -> None:
+
+def forkserver() -> Any:
+    """``multiprocessing``'s forkserver context, its server started with ``GRADER_PRELOAD``
+    imported (and one BLAS thread) if this process has none running yet."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(GRADER_PRELOAD)
+    with environment(CHILD_ENV):  # read once, when the server imports NumPy
+        multiprocessing.forkserver.ensure_running()
+    return context
+
+
+class Processes:
+    """The grading processes running now, so that an interrupted batch can end them.
+
+    ``entry`` is what a grading process runs (the single-file command; a test passes another
+    importable function)."""
+
+    def __init__(self, entry: Callable[[list[str]], int] = grade_notebook) -> None:
         self._lock = threading.Lock()
-        self._running: set[subprocess.Popen] = set()
+        self._running: set[Any] = set()
+        self._context: Any = None
+        self.entry = entry
         self.stopping = False
 
-    def run(self, command: list[str], cwd: Path, timeout: float) -> tuple[int | None, str]:
-        """Run ``command`` in its own session; ``(exit status or None on time-out, stderr)``."""
+    def run(
+        self, argv: list[str], cwd: Path, timeout: float, stderr_path: Path,
+        stdout_path: Path | None = None, variables: Mapping[str, str] | None = None,
+    ) -> int | None:
+        """Run ``entry(argv)`` in a grading process (see ``grading_child``) in ``cwd``; its exit
+        status, or None when it was killed at ``timeout`` seconds."""
         with self._lock:
             if self.stopping:
-                return None, "interrupted"
-            process = subprocess.Popen(
-                command, cwd=cwd, env={**os.environ, **CHILD_ENV}, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, text=True,
-                errors="replace",
+                return None
+            self._context = self._context or forkserver()
+            output = str(stdout_path) if stdout_path else None
+            process = self._context.Process(
+                target=grading_child, daemon=True,
+                args=(self.entry, argv, str(cwd), str(stderr_path), output, variables),
             )
+            process.start()
             self._running.add(process)
         try:
-            _, stderr = process.communicate(timeout=timeout)
-            return process.returncode, stderr
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            _, stderr = process.communicate()
-            return None, stderr
+            process.join(timeout)
+            if process.exitcode is None:
+                _kill_group(process)
+                process.join()
+                return None
+            return process.exitcode
         finally:
             with self._lock:
                 self._running.discard(process)
+            process.close()
 
     def stop(self) -> None:
         """Kill every running grading process; start no new one."""
@@ -166,21 +235,31 @@ class Processes:
             _kill_group(process)
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def _kill_group(process: Any) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
+    with contextlib.suppress(ValueError):  # closed meanwhile
         process.kill()
 
 
-def grader_command(notebook: Path, results: Path, assignment_notebook: Path, limits: Limits,
-                   allow_unisolated: bool = False) -> list[str]:
-    """The single-file command for one notebook, started through ``child_main``."""
+def grader_arguments(notebook: Path, results: Path, assignment_notebook: Path, limits: Limits,
+                     allow_unisolated: bool = False) -> list[str]:
+    """The single-file command's arguments for one notebook."""
     return [
-        sys.executable, "-c", CHILD_CODE, str(os.getpid()),
         str(notebook), "--results", str(results), "-q", "--assignment", str(assignment_notebook),
         *limit_arguments(limits), *(["--allow-unisolated"] if allow_unisolated else []),
     ]
+
+
+def last_line(path: Path) -> str:
+    """The last non-blank line of a grading process's standard error, or ''."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - STDERR_KEPT))
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return next((line for line in reversed(text.splitlines()) if line.strip()), "")
 
 
 def run_grader(
@@ -188,25 +267,25 @@ def run_grader(
     cwd: Path, allow_unisolated: bool = False,
 ) -> GraderRun:
     """Grade ``notebook`` in a grading process; never raises for a bad submission."""
-    results = Path(tempfile.mkdtemp(dir=scratch)) / "results.json"
+    folder = Path(tempfile.mkdtemp(dir=scratch))
+    results = folder / "results.json"
+    timeout = limits.submission_seconds + GRACE_SECONDS
     started = time.monotonic()
-    status, stderr = processes.run(
-        grader_command(notebook, results, assignment_notebook, limits, allow_unisolated), cwd,
-        limits.submission_seconds + GRACE_SECONDS,
-    )
+    status = processes.run(grader_arguments(notebook, results, assignment_notebook, limits, allow_unisolated),
+                           cwd, timeout, folder / "stderr")
     seconds = time.monotonic() - started
+    message = last_line(folder / "stderr")
     try:
         result = json.loads(results.read_text())
     except (OSError, ValueError):
         result = None
     finally:
-        shutil.rmtree(results.parent, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
     if result is not None and status in (0, 1):
         return GraderRun(result, "", seconds)
     if status is None:
-        problem = (f"the grader was stopped after {limits.submission_seconds + GRACE_SECONDS:g} s"
-                   if not processes.stopping else "interrupted")
+        problem = f"the grader was stopped after {timeout:g} s" if not processes.stopping else "interrupted"
     else:
-        last = [line for line in stderr.strip().splitlines() if line.strip()][-1:] or ["no message"]
-        problem = f"the grader exited with status {status} without a result ({last[0][:300]})"
+        message = (message or "no message")[:300]
+        problem = f"the grader exited with status {status} without a result ({message})"
     return GraderRun(None, problem, seconds)

@@ -1,8 +1,8 @@
 """The instructor's report of a batch: ``reports/<assignment>/``.
 
-``index.html`` (summary, score histogram, pass rate of every check, the most common
-failure messages, submissions that hit a limit or could not be read or graded),
-``score_histogram.png``, ``check_pass_rate.png`` and ``scores.csv`` (one row per
+``index.html`` (summary, score histogram, pass rate of every check as a table with bars,
+the most common failure messages, submissions that hit a limit or could not be read or
+graded), ``score_histogram.png`` and ``scores.csv`` (one row per
 student: status, score, late penalty, final score, points per grade id). Built from the
 stored records of every student in ``submitted/``, so it describes the whole class
 whichever students the last run graded.
@@ -23,7 +23,7 @@ from typing import Any
 from autograder.assignment import Assignment
 from autograder.batchstore import ERROR, GRADED, IN_GRADEBOOK, scores_of
 from autograder.feedback import environment, write_html_atomically
-from autograder.figures import histogram_png, pass_rate_png
+from autograder.figures import histogram_png
 
 # How the sandbox words a limit hit or a crash of the student process (autograder/sandbox.py).
 LIMIT_HIT = re.compile(
@@ -52,9 +52,6 @@ def write_report(
     totals = [float(r["result"]["score"]) for r in scored.values()]
     _write_bytes(folder / "score_histogram.png", histogram_png(totals, assignment.total_points))
     checks = pass_rates(scored.values(), [cell.grade_id for cell in assignment.graded])
-    if checks:
-        _write_bytes(folder / "check_pass_rate.png",
-                     pass_rate_png([c["label"] for c in checks], [c["rate"] for c in checks]))
     _write_bytes(folder / "scores.csv", scores_csv(records, assignment, late).encode())
     context = {
         "assignment": assignment_id,

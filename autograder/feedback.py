@@ -203,17 +203,17 @@ def _duration(seconds: float) -> str:
 
 
 def _curve(artifacts: dict[str, Any]) -> dict[str, Any] | None:
-    from autograder.figures import data_uri, learning_curve_png  # matplotlib: only where pages are drawn
+    from autograder.figures import data_uri, learning_curve_svg  # matplotlib: only where pages are drawn
 
     history, images = artifacts.get("history"), artifacts.get("history_images")
     if not history or not images:
         return None
     try:
-        png = learning_curve_png(history, int(images["training"]), int(images["test"]))
+        svg = learning_curve_svg(history, int(images["training"]), int(images["test"]))
     except (ValueError, KeyError, TypeError):
         return None
     return {
-        "png": data_uri(png), "epochs": len(history["training_loss"]),
+        "src": data_uri(svg), "epochs": len(history["training_loss"]),
         "n_train": images["training"], "n_test": images["test"],
     }
 

@@ -1,18 +1,17 @@
-"""PNG figures for feedback pages and the class report, drawn on bare Agg figures (no pyplot state)."""
+"""Figures for feedback pages (SVG, embedded) and the class report (PNG files), drawn on bare
+Agg figures (no pyplot state)."""
 
 from __future__ import annotations
 
 import base64
 import io
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from solutions.plots import plot_learning_curves
+from solutions.plots import learning_curve_figure
 
 
 def png_bytes(figure: Figure) -> bytes:
@@ -22,21 +21,28 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def data_uri(png: bytes) -> str:
-    """A ``data:`` URI, to embed a PNG in a self-contained HTML page."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def svg_bytes(figure: Figure) -> bytes:
+    """Render ``figure`` to SVG bytes (cheaper to draw than a PNG, and sharp at any zoom)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()
 
 
-def learning_curve_png(history: Mapping[str, Sequence[float]], n_train: int, n_test: int) -> bytes:
-    """The learning curve of ``solutions.plots`` (accuracy and error per epoch), as PNG bytes."""
-    with tempfile.TemporaryDirectory(prefix="autograder-figure-") as folder:
-        return plot_learning_curves(history, n_train, n_test, Path(folder) / "curve.png").read_bytes()
+def data_uri(data: bytes, media_type: str = "image/svg+xml") -> str:
+    """A ``data:`` URI, to embed a figure in a self-contained HTML page."""
+    return f"data:{media_type};base64," + base64.b64encode(data).decode("ascii")
+
+
+def learning_curve_svg(history: Mapping[str, Sequence[float]], n_train: int, n_test: int) -> bytes:
+    """The learning curve of ``solutions.plots`` (accuracy and error per epoch), as SVG bytes."""
+    return svg_bytes(learning_curve_figure(history, n_train, n_test))
 
 
 def histogram_png(scores: Sequence[float], max_score: float, bins: int = 20) -> bytes:
     """Histogram of total scores between 0 and ``max_score``."""
-    figure = Figure(figsize=(7, 3.8), layout="constrained")
+    figure = Figure(figsize=(7, 3.8))
     FigureCanvasAgg(figure)
+    figure.subplots_adjust(left=0.1, right=0.98, bottom=0.14, top=0.91)
     axes = figure.subplots()
     step = (max_score or 1) / bins
     edges = np.arange(bins + 2) * step - step / 2  # each multiple of the step in the middle of a bar
@@ -46,21 +52,4 @@ def histogram_png(scores: Sequence[float], max_score: float, bins: int = 20) -> 
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.set_title(f"Scores of {len(scores)} submissions")
     axes.grid(axis="y", alpha=0.3)
-    return png_bytes(figure)
-
-
-def pass_rate_png(labels: Sequence[str], rates: Sequence[float]) -> bytes:
-    """Horizontal bars: the share of submissions that passed each check, first check on top."""
-    figure = Figure(figsize=(8, 0.32 * len(labels) + 1.2), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.subplots()
-    positions = np.arange(len(labels))
-    axes.barh(positions, rates, color="#55a868")
-    axes.set_yticks(positions, labels, fontsize=8)
-    axes.invert_yaxis()
-    axes.set_xlim(0, 1)
-    axes.set_xlabel("share of graded submissions that passed")
-    for position, rate in zip(positions, rates, strict=True):
-        axes.text(min(rate, 0.9) + 0.01, position, f"{rate:.0%}", va="center", fontsize=7)
-    axes.grid(axis="x", alpha=0.3)
     return png_bytes(figure)

@@ -23,6 +23,7 @@ would take from the fitted lines. Every process gets ``OPENBLAS_NUM_THREADS=1``.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib.util
 import json
 import os
@@ -78,14 +79,37 @@ def build_course(folder: Path, size: int, env: dict[str, str]) -> tuple[Path, li
     return course, sorted(students[:size])
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def adopt_orphans() -> None:
+    """Become the subreaper of every process started from here on: one that outlives its
+    parent (a batch's forkserver ends just after the batch) is then waited for here, and its
+    CPU time, with that of everything it waited for, is counted as well."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def reap_orphans() -> None:
+    """Wait until every process adopted from the command just run has ended."""
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
 def run(
     command: list[str], cwd: Path, env: dict[str, str], expect: tuple[int, ...] = (0,)
 ) -> tuple[float, float]:
-    """Run a whole process; its wall time and the CPU time of its process tree, in seconds."""
+    """Run a whole process; its wall time (to its exit) and the CPU time (user + system) of its
+    whole process tree, including processes that outlived it (see ``adopt_orphans``), in seconds."""
+    adopt_orphans()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    reap_orphans()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode not in expect:
         raise SystemExit(f"{' '.join(command)} exited with {process.returncode}\n{process.stderr[-3000:]}")

@@ -9,7 +9,8 @@ something else on the machine hits both sides alike), medians over the rounds:
    process (wall clock, start to exit), isolation as it is by default, against
    ``python bench/bare_training.py`` (the tutorial's 20-epoch training run and nothing else).
    Budget: at most 0.6.
-2. **a batch**: the CPU time (user + system, the whole process tree) of
+2. **a batch**: the CPU time (user + system, the whole process tree, including processes that
+   outlive the batch) of
    ``python -m autograder batch mnist_mlp --jobs 1 --force`` on a class of ``--size``
    notebooks (``scripts/make_demo_class.py``: correct ones and typical mistakes), against the
    CPU time of grading the same notebooks one by one with ``python -m autograder NOTEBOOK``.
@@ -26,12 +27,10 @@ import argparse
 import datetime
 import importlib.util
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -46,19 +45,6 @@ def load(name: str):
     return module
 
 
-def run(command: list[str], cwd: Path, env: dict[str, str],
-        ok: tuple[int, ...] = (0, 1)) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (user + system of the process tree) of one whole process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode not in ok:
-        raise RuntimeError(f"{' '.join(command)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 def commit() -> str:
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPOSITORY, capture_output=True,
                           text=True).stdout.strip() or "unknown"
@@ -69,6 +55,7 @@ def commit() -> str:
 
 def measure(rounds: int, size: int, folder: Path) -> dict[str, list[float]]:
     batch_speed = load("batch_speed")
+    run = batch_speed.run
     env = batch_speed.environment(folder)
     course, students = batch_speed.build_course(folder, size, env)
     notebooks = [next((course / "submitted" / s / "mnist_mlp").glob("*.ipynb")) for s in students]
@@ -78,12 +65,12 @@ def measure(rounds: int, size: int, folder: Path) -> dict[str, list[float]]:
     batch = [python, "-m", "autograder", "batch", "mnist_mlp", "--jobs", "1", "--force"]
     samples: dict[str, list[float]] = {key: [] for key in ("single", "bare", "batch cpu", "one by one cpu")}
     for round_ in range(rounds):
-        samples["single"].append(run(single, REPOSITORY, env)[0])
-        samples["bare"].append(run(bare, REPOSITORY, env, ok=(0,))[0])
-        samples["batch cpu"].append(run(batch, course, env)[1])
+        samples["single"].append(run(single, REPOSITORY, env, (0, 1))[0])
+        samples["bare"].append(run(bare, REPOSITORY, env)[0])
+        samples["batch cpu"].append(run(batch, course, env, (0, 1))[1])
         samples["one by one cpu"].append(sum(
-            run([python, "-m", "autograder", str(nb), "--assignment", str(assignment), "-q"], course, env)[1]
-            for nb in notebooks))
+            run([python, "-m", "autograder", str(nb), "--assignment", str(assignment), "-q"], course, env,
+                (0, 1))[1] for nb in notebooks))
         print(f"round {round_ + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in samples.items()),
               flush=True)
     return samples

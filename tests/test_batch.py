@@ -24,6 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import grading_entries
 import pytest
 from nbgrader.api import Gradebook
 
@@ -231,7 +232,7 @@ def test_feedback_for_every_submission_without_hidden_code(graded):
         else:
             assert "<h2>Score per task</h2>" in text
     reference = (course / "feedback" / "reference" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    assert 'src="data:image/png;base64,' in reference and 'class="confusion"' in reference
+    assert 'src="data:image/svg+xml;base64,' in reference and 'class="confusion"' in reference
     mistaken = (course / "feedback" / "relu2deriv_ge" / ASSIGNMENT / "mnist_mlp.html").read_text()
     assert "Hint" in mistaken
     late = (course / "feedback" / "late" / ASSIGNMENT / "mnist_mlp.html").read_text()
@@ -240,8 +241,7 @@ def test_feedback_for_every_submission_without_hidden_code(graded):
 
 def test_report_shows_the_right_counts(graded):
     folder = graded["course"] / "reports" / ASSIGNMENT
-    for figure in ("score_histogram.png", "check_pass_rate.png"):
-        assert (folder / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (folder / "score_histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = html.unescape((folder / "index.html").read_text())
     for name in ("index.html", "scores.csv", "score_histogram.png"):
         assert stat.S_IMODE((folder / name).stat().st_mode) == readable_mode(), name
@@ -257,6 +257,10 @@ def test_report_shows_the_right_counts(graded):
     assert row("not graded (grader failed; rerun grades them)") == "0"
     assert row("hit a limit (time, memory, output) or crashed") == "2"  # loops, exits
     assert row("late") == "1"
+    bar = r'(\d+) of (\d+) \(\d+%\)</td>\s*<td class="bar"><span style="width: ([0-9.]+)%">'
+    bars = re.findall(bar, page)  # one per check: its share of passes, drawn as a bar
+    assert bars and {float(width) for *_, width in bars} != {100.0}
+    assert all(float(width) == round(100 * int(passed) / int(total), 1) for passed, total, width in bars)
     assert row("full marks") == str(sum(total == 100 for total in graded["single"].values()))
     problems = page.split("could not be read or graded</h2>")[1]
     assert all(student in problems for student in UNREADABLE) and "typed" not in problems
@@ -272,14 +276,18 @@ def test_report_shows_the_right_counts(graded):
 
 
 def grader_processes(course: Path) -> list[int]:
-    """Grading processes still working on this course's submissions."""
+    """Processes still working on this course: the batch, its forkserver and grading processes
+    (in the course as working directory) and anything naming its submissions."""
     found = []
     for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
             command = (entry / "cmdline").read_bytes()
+            cwd = os.readlink(entry / "cwd")
         except OSError:
             continue
-        if entry.name.isdigit() and str(course / "submitted").encode() in command:
+        if str(course / "submitted").encode() in command or Path(cwd).is_relative_to(course):
             found.append(int(entry.name))
     return found
 
@@ -292,6 +300,7 @@ def test_sigkill_partway_then_rerun_grades_each_student_once(scratch_course, mni
                                stderr=subprocess.DEVNULL)
     while len(records(course)) < 2 and process.poll() is None:  # the batch ends by itself at worst
         time.sleep(0.05)
+    assert set(grader_processes(course)) - {process.pid}  # its forkserver, at least, is seen
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     before = records(course)
@@ -319,20 +328,32 @@ def test_sigkill_partway_then_rerun_grades_each_student_once(scratch_course, mni
 # ----------------------------------------------------------------------------- the grading process
 
 
-def test_a_grader_that_crashes_or_hangs_is_reported_not_fatal(tmp_path, monkeypatch):
+def test_a_grader_that_crashes_or_hangs_is_reported_not_fatal(tmp_path):
     notebook = tmp_path / "nb.ipynb"
     notebook.write_text("{}")
-    crash = [sys.executable, "-c", "import sys; sys.stderr.write('boom\\n'); sys.exit(3)"]
-    monkeypatch.setattr(batchprocs, "grader_command", lambda *args: crash)
-    run = batchprocs.run_grader(batchprocs.Processes(), notebook, tmp_path, notebook, Limits(), tmp_path)
-    assert run.result is None and "status 3" in run.problem and "boom" in run.problem
+    crash = batchprocs.Processes(entry=grading_entries.crash)
+    run = batchprocs.run_grader(crash, notebook, tmp_path, notebook, Limits(), tmp_path)
+    assert run.result is None and "status 3" in run.problem and "(boom)" in run.problem
 
-    hang = [sys.executable, "-c", "import time; time.sleep(30)"]
-    monkeypatch.setattr(batchprocs, "grader_command", lambda *args: hang)
-    monkeypatch.setattr(batchprocs, "GRACE_SECONDS", 0.5)
     limits = Limits(submission_seconds=0.1)
-    run = batchprocs.run_grader(batchprocs.Processes(), notebook, tmp_path, notebook, limits, tmp_path)
+    hang = batchprocs.Processes(entry=grading_entries.hang)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batchprocs, "GRACE_SECONDS", 0.5)
+        run = batchprocs.run_grader(hang, notebook, tmp_path, notebook, limits, tmp_path)
     assert run.result is None and "stopped after 0.6 s" in run.problem  # the limit fired, not the 30 s sleep
+    assert list(tmp_path.iterdir()) == [notebook]  # the process's scratch folder is gone
+
+
+def test_a_grading_process_runs_in_its_own_session_in_the_course(tmp_path):
+    """The forked grading process: a session of its own (so the batch can kill its group),
+    the course as working directory, one BLAS thread, and the forkserver as a parent it dies with."""
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text("{}")
+    run = batchprocs.run_grader(batchprocs.Processes(entry=grading_entries.describe), notebook, tmp_path,
+                                notebook, Limits(), tmp_path)
+    facts = json.loads(run.problem.split("(", 1)[1].rsplit(")", 1)[0])
+    assert facts["session"] == facts["pid"] != os.getpid() and facts["cwd"] == str(tmp_path)
+    assert facts["blas"] == "1" and facts["pdeathsig"] == signal.SIGKILL and facts["parent"] != os.getpid()
 
 
 def test_choose_notebook(tmp_path):

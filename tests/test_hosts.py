@@ -8,7 +8,12 @@
 
 On each host every attack scores what the corpus says (no more than its honest twin), the
 isolation report names the layers the host allows, nothing of the run outlives it, and the
-grading process stays under a memory bound.
+grading process stays under a memory bound. Host (a) grades the whole corpus in
+test_grader.py. On hosts (b) and (c), which differ from (a) only in the layers around the
+student's process, the default run takes the attacks that reach beyond that process (every
+hostile entry, and tampering that names a file, a process or the system); tampering that
+only fools the checks from inside the process scores the same whatever the layers, and
+runs there with ``pytest --exhaustive``.
 """
 
 from __future__ import annotations
@@ -47,6 +52,26 @@ EXPECTED_LAYERS = {
     "c": ["landlock", "seccomp", "rlimits"],
 }
 ATTACKS = [e for e in ENTRIES if e.kind in ("hostile", "tampering")]
+# What code needs to reach beyond its own process: a path, the os module, another process.
+REACHING = ("open(", "os.", "@REPOSITORY@", "@SHARED@", "@RESULTS@", "subprocess", "socket", "signal",
+            "import os", "forge()")
+
+
+def reaches_the_host(entry) -> bool:
+    """Whether an attack can act beyond the student's process (its outcome may then depend on
+    the host's layers): every hostile entry, and tampering whose code reaches out."""
+    sources = [*entry.replace.values(), *entry.append]
+    return entry.kind == "hostile" or any(word in source for source in sources for word in REACHING)
+
+
+def attacks_on_other_hosts(config: pytest.Config) -> list[str]:
+    exhaustive = config.getoption("exhaustive")
+    return [e.name for e in ATTACKS if exhaustive or reaches_the_host(e)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "attack" in metafunc.fixturenames:
+        metafunc.parametrize("attack", attacks_on_other_hosts(metafunc.config))
 OTHER_HOSTS = ("b", "c")  # host (a) grades the whole corpus in test_grader.py; here only its bounds
 AMPLIFYING = ("forges_a_huge_reply", "huge_notebook", "deeply_nested_notebook", "huge_error_message")
 MAX_RESULTS_BYTES = 2**20
@@ -116,7 +141,9 @@ class HostRun:
         return frozenset(t["name"] for t in self.results.get("tests", []) if t["status"] != "passed")
 
 
-def grade_on(host: str, name: str, python: Path, root: Path, marker: str, mnist: Path) -> HostRun:
+def prepare(host: str, name: str, root: Path, marker: str) -> dict:
+    """Build the entry's notebook in ``root/host/name`` (open to every user); its job for
+    ``host_runner.py``."""
     entry = BY_NAME[name]
     folder = root / host / name
     folder.mkdir(parents=True)
@@ -124,43 +151,59 @@ def grade_on(host: str, name: str, python: Path, root: Path, marker: str, mnist:
     submission = build(entry, folder / f"{name}.ipynb", {"RESULTS": str(results), "MARKER": marker})
     for path in (folder, folder.parent, root, submission):
         path.chmod(0o777)
+    return {"folder": str(folder), "argv": [str(submission), "--results", str(results), *entry.options],
+            "timeout": 900}
+
+
+def grade_as(host: str, jobs: list[dict], python: Path, root: Path, mnist: Path) -> None:
+    """Run ``jobs`` through ``host_runner.py`` as ``host`` (it and its grading processes
+    with the host's privileges)."""
+    jobs_file = root / f"jobs-{host}.json"
+    jobs_file.write_text(json.dumps(jobs))
+    jobs_file.chmod(0o644)
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPOSITORY), "MNIST_DATA_DIR": str(mnist),
            "TMPDIR": str(root / "tmp"), "LANG": "C.UTF-8"}
-    command = [*HOSTS[host], str(python), "-m", "autograder", str(submission), "--results", str(results),
-               *entry.options]
-    process = subprocess.run(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True, timeout=900)
+    command = [*HOSTS[host], str(python), str(REPOSITORY / "tests" / "host_runner.py"), str(jobs_file)]
+    process = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=1500)
+    assert process.returncode == 0, process.stderr[-3000:]
+
+
+def finished(job: dict) -> HostRun:
+    folder = Path(job["folder"])
+    results = folder / "results.json"
     written = json.loads(results.read_text()) if results.exists() else {}
-    return HostRun(written, process.returncode, process.stderr)
+    status = (folder / "status").read_text()
+    return HostRun(written, int(status) if status != "None" else -1, (folder / "stderr.txt").read_text())
 
 
 @pytest.fixture(scope="module")
-def host_runs(host_python, mnist_for_everyone, shared_root) -> dict[tuple[str, str], HostRun]:
+def host_runs(request, host_python, mnist_for_everyone, shared_root) -> dict[tuple[str, str], HostRun]:
     root = shared_root / "runs"
     root.mkdir()
     (root / "tmp").mkdir(mode=0o1777)
     (root / "tmp").chmod(0o1777)
     root.chmod(0o777)
     marker = f"host-marker-{uuid.uuid4().hex}"
-    jobs = [(host, name) for host in OTHER_HOSTS for name in [*TWINS, *(e.name for e in ATTACKS)]]
-    jobs += [("a", name) for name in ("reference", *AMPLIFYING)]
-    jobs.sort(key=lambda job: -BY_NAME[job[1]].max_seconds)
-    with ThreadPoolExecutor(3) as pool:
-        def run(job: tuple[str, str]) -> HostRun:
-            python = Path(sys.executable) if job[0] == "a" else host_python
-            return grade_on(*job, python, root, marker, mnist_for_everyone)
-
-        runs = pool.map(run, jobs)
-        graded = dict(zip(jobs, runs, strict=True))
+    attacks = attacks_on_other_hosts(request.config)
+    names = {host: [*TWINS, *attacks] for host in OTHER_HOSTS} | {"a": ["reference", *AMPLIFYING]}
+    jobs = {host: {name: prepare(host, name, root, marker)
+                   for name in sorted(dict.fromkeys(listed), key=lambda name: -BY_NAME[name].max_seconds)}
+            for host, listed in names.items()}
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        runners = [pool.submit(grade_as, host, list(listed.values()),
+                               Path(sys.executable) if host == "a" else host_python, root, mnist_for_everyone)
+                   for host, listed in jobs.items()]
+        for runner in runners:
+            runner.result()
+    graded = {(host, name): finished(job) for host, listed in jobs.items() for name, job in listed.items()}
     graded[("", "marker")] = marker  # type: ignore[assignment]
     graded[("", "root")] = root  # type: ignore[assignment]
     return graded
 
 
 @pytest.mark.parametrize("host", OTHER_HOSTS)
-@pytest.mark.parametrize("name", [e.name for e in ATTACKS])
-def test_attack_gains_nothing_on_host(host_runs, host, name):
-    entry, run = BY_NAME[name], host_runs[(host, name)]
+def test_attack_gains_nothing_on_host(host_runs, host, attack):
+    entry, run = BY_NAME[attack], host_runs[(host, attack)]
     assert run.results, f"no results (exit {run.returncode}): {run.stderr[-2000:]}"
     if entry.loses is not None:
         assert run.failed == entry.loses, json.dumps(run.results["tests"], indent=1)[:4000]
@@ -217,11 +260,14 @@ def leftover_groups() -> list[Path]:
     return found
 
 
-def test_the_attack_corpus_covers_every_route():
-    kinds = {e.name for e in ATTACKS}
+def test_the_attack_corpus_covers_every_route(pytestconfig):
+    kinds = set(attacks_on_other_hosts(pytestconfig))
     for needed in ("harvests_the_checkout", "harvests_git_history", "harvests_the_test_corpus",
                    "harvests_classmates", "kills_the_grader", "stops_the_grader", "kills_every_process",
                    "fork_loop", "forks_children_with_memory", "fills_dev_shm",
                    "carries_references_between_processes", "huge_error_message"):
         assert needed in kinds
     assert set(GRADE_IDS) and sys.platform == "linux"
+    reaching = {e.name for e in ATTACKS if reaches_the_host(e)}
+    assert {"writes_fake_results", "reads_shared_files", "execs_reference_file"} <= reaching
+    assert {"patches_builtins", "steals_references_from_memory"}.isdisjoint(reaching)

@@ -1,4 +1,9 @@
-"""Grade corpus entries with ``python -m autograder``, a few at a time, once per test session.
+"""Grade corpus entries with the grader's command line, a few at a time, once per test session.
+
+Each entry is graded by ``autograder.cli.main`` (what ``python -m autograder`` runs) in a
+process of its own, forked, as a batch's grading processes are, from a forkserver that has
+imported the grader once (``autograder.batchprocs``): its exit status, standard output and
+standard error are the command's.
 
 Under pytest-xdist the workers share the work: every entry is graded once, by whichever
 worker takes it first (a lock file per entry), into a folder all workers read; its run is
@@ -12,8 +17,6 @@ import fcntl
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -23,8 +26,10 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
-from corpus import BY_NAME, ENTRIES, REPOSITORY, Entry, build
+from autograder.batchprocs import Processes
+from corpus import BY_NAME, ENTRIES, Entry, build
 
+PROCESSES = Processes()
 WORKERS = 3  # most hostile entries spend their time waiting for a time limit
 SAFETY_FACTOR = 10  # a hung grader is stopped after this many times the entry's max_seconds
 STALE_SECONDS = 86400  # shared folders of earlier xdist runs older than this are removed
@@ -69,15 +74,19 @@ class Graded:
 
 def grade(entry: Entry, folder: Path, marker: str, env: Mapping[str, str],
           options: Iterable[str] = ()) -> Graded:
+    """Grade ``entry`` in ``folder`` with the command line's options and ``env`` added to the
+    grading process's environment."""
     folder.mkdir(parents=True, exist_ok=True)
     results = folder / "results.json"
     submission = build(entry, folder / f"{entry.name}.ipynb", {"RESULTS": str(results), "MARKER": marker})
-    command = [sys.executable, "-m", "autograder", str(submission), "--results", str(results),
-               *entry.options, *options]
-    process = subprocess.run(command, cwd=folder, env=dict(env), capture_output=True, text=True,
-                             timeout=SAFETY_FACTOR * entry.max_seconds + 300)
+    argv = [str(submission), "--results", str(results), *entry.options, *options]
+    timeout = SAFETY_FACTOR * entry.max_seconds + 300
+    status = PROCESSES.run(argv, folder, timeout, folder / "stderr.txt", folder / "stdout.txt", env)
+    if status is None:
+        raise TimeoutError(f"the grader was still grading {entry.name} after {timeout:g} s")
     written = json.loads(results.read_text()) if results.exists() else {}
-    return Graded(entry, submission, results, written, process.returncode, process.stdout, process.stderr)
+    return Graded(entry, submission, results, written, status, (folder / "stdout.txt").read_text(),
+                  (folder / "stderr.txt").read_text())
 
 
 def graded_once(entry: Entry, root: Path, marker: str, env: Mapping[str, str], wait: bool) -> Graded | None:
@@ -150,7 +159,7 @@ def graded_corpus() -> Corpus:
     (root / "tmp").mkdir(exist_ok=True)
     # The grader's own temporary folders go under root too: a submission that kills the
     # grader leaves its sandbox folder behind.
-    env = dict(os.environ, PYTHONPATH=str(REPOSITORY), TMPDIR=str(root / "tmp"))
+    env = {"TMPDIR": str(root / "tmp")}
     return Corpus(grade_many(ENTRIES, root, marker, env), marker)
 
 

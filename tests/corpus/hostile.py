@@ -97,10 +97,11 @@ ENTRIES = [
             f"timed out after {HOSTILE_CALL_SECONDS} s while running",
             relu=RELU + code("""
                 import signal
+                import time
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
-                while True:
-                    pass
+                while True:  # waits rather than spins: the limit is what is tested, not the CPU
+                    time.sleep(60)
             """)),
     hostile("evaluate_allocates_10_gib", loses("evaluate"),
             "killed: memory limit 512 MiB exceeded in evaluate",
@@ -434,14 +435,14 @@ ENTRIES += ISOLATION
 # ------------------------------------------------------------------ the grading process's own bounds
 
 FORGED_REPLY = """
-import json, os, struct, sys
+import json, os, struct, sys, time
 
 def relu(x):
     # Answer the grader itself, announcing far more bytes than any honest reply holds.
     header = json.dumps({"results": [], "arrays": [["<f8", [20_000_000]]]}).encode()
     os.write(int(sys.argv[2]), struct.pack(">Q", len(header)) + header + b"\\0" * 2**20)
     while True:
-        pass
+        time.sleep(60)
 """
 
 
