@@ -47,10 +47,12 @@ mnist: venv
 
 # Two workers (one per core of the kit's test machine); each test module stays on one worker,
 # so module fixtures are built once; the corpus is shared by all workers (tests/corpus/grading.py).
+# PYTEST_ARGS=--exhaustive: nbgrader parity on the whole corpus, every attack on every host.
 PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
 test: venv mnist
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 release: venv
 	$(VENV)/bin/nbgrader generate_assignment mnist_mlp --force --no-db

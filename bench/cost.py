@@ -9,8 +9,8 @@ something else on the machine hits both sides alike), medians over the rounds:
    process (wall clock, start to exit), isolation as it is by default, against
    ``python bench/bare_training.py`` (the tutorial's 20-epoch training run and nothing else).
    Budget: at most 0.6.
-2. **a batch**: the CPU time (user + system, the whole process tree, including processes that
-   outlive the batch) of
+2. **a batch**: the CPU time (user + system) of everything it starts, sandboxes and processes
+   that outlive the batch included (a control group per command, as root) of
    ``python -m autograder batch mnist_mlp --jobs 1 --force`` on a class of ``--size``
    notebooks (``scripts/make_demo_class.py``: correct ones and typical mistakes), against the
    CPU time of grading the same notebooks one by one with ``python -m autograder NOTEBOOK``.
@@ -82,7 +82,8 @@ def markdown(samples: dict[str, list[float]], ratios: dict[str, float], rounds: 
     today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"Measured {today} at commit {commit()} with `bench/cost.py --rounds {rounds} --size {size}`.",
              "Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()) + f"; load average before: "
-             f"{os.getloadavg()[0]:.2f}.", "", "| measured | median s | runs (s) |", "|---|---|---|"]
+             f"{os.getloadavg()[0]:.2f}.", f"CPU counted by {batch_speed.cpu_counter()}.",
+             "", "| measured | median s | runs (s) |", "|---|---|---|"]
     labels = {"single": "`python -m autograder` on the solved notebook, wall",
               "bare": "`bench/bare_training.py`, wall",
               "batch cpu": f"`batch --jobs 1` of {size} notebooks, CPU",
