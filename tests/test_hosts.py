@@ -52,6 +52,11 @@ EXPECTED_LAYERS = {
     "c": ["landlock", "seccomp", "rlimits"],
 }
 ATTACKS = [e for e in ENTRIES if e.kind in ("hostile", "tampering")]
+OTHER_HOSTS = ("b", "c")  # host (a) grades the whole corpus in test_grader.py; here only its bounds
+AMPLIFYING = ("forges_a_huge_reply", "huge_notebook", "deeply_nested_notebook", "huge_error_message")
+MAX_RESULTS_BYTES = 2**20
+TWINS = sorted({e.no_better_than for e in ATTACKS if e.no_better_than} | {"reference"})
+
 # What code needs to reach beyond its own process: a path, the os module, another process.
 REACHING = ("open(", "os.", "@REPOSITORY@", "@SHARED@", "@RESULTS@", "subprocess", "socket", "signal",
             "import os", "forge()")
@@ -72,10 +77,7 @@ def attacks_on_other_hosts(config: pytest.Config) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "attack" in metafunc.fixturenames:
         metafunc.parametrize("attack", attacks_on_other_hosts(metafunc.config))
-OTHER_HOSTS = ("b", "c")  # host (a) grades the whole corpus in test_grader.py; here only its bounds
-AMPLIFYING = ("forges_a_huge_reply", "huge_notebook", "deeply_nested_notebook", "huge_error_message")
-MAX_RESULTS_BYTES = 2**20
-TWINS = sorted({e.no_better_than for e in ATTACKS if e.no_better_than} | {"reference"})
+
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0 or not SYSTEM_PYTHON.exists(),
