@@ -14,17 +14,10 @@ from matplotlib.figure import Figure
 from solutions.plots import learning_curve_figure
 
 
-def png_bytes(figure: Figure) -> bytes:
-    """Render ``figure`` to PNG bytes."""
+def figure_bytes(figure: Figure, file_format: str) -> bytes:
+    """Render ``figure`` as ``"png"`` (100 dpi) or ``"svg"`` (cheaper to draw, sharp at any zoom)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
-
-
-def svg_bytes(figure: Figure) -> bytes:
-    """Render ``figure`` to SVG bytes (cheaper to draw than a PNG, and sharp at any zoom)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    figure.savefig(buffer, format=file_format, dpi=100, metadata={"Date": None})  # no timestamp in the file
     return buffer.getvalue()
 
 
@@ -35,7 +28,7 @@ def data_uri(data: bytes, media_type: str = "image/svg+xml") -> str:
 
 def learning_curve_svg(history: Mapping[str, Sequence[float]], n_train: int, n_test: int) -> bytes:
     """The learning curve of ``solutions.plots`` (accuracy and error per epoch), as SVG bytes."""
-    return svg_bytes(learning_curve_figure(history, n_train, n_test))
+    return figure_bytes(learning_curve_figure(history, n_train, n_test), "svg")
 
 
 def histogram_png(scores: Sequence[float], max_score: float, bins: int = 20) -> bytes:
@@ -52,4 +45,4 @@ def histogram_png(scores: Sequence[float], max_score: float, bins: int = 20) -> 
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.set_title(f"Scores of {len(scores)} submissions")
     axes.grid(axis="y", alpha=0.3)
-    return png_bytes(figure)
+    return figure_bytes(figure, "png")
