@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import resource
 import sys
 import time
@@ -12,6 +13,7 @@ from autograder.assignment import read_assignment
 from autograder.context import name_places
 from autograder.report import GradeResult, grade, table, to_gradescope, write_json_atomically, zero_grade
 from autograder.sandbox import GraderError, Layers, Limits, Sandbox, become_subreaper, detect, refusal
+from autograder.sandbox.workspace import PROCESS_ORDER
 from autograder.submission import SubmissionError, place_labels, student_cells
 
 EXIT_FULL, EXIT_LOST, EXIT_GRADER, EXIT_USAGE = 0, 1, 3, 4
@@ -118,8 +120,6 @@ def grade_submission(
 
     Raises ``GraderError`` when the student process cannot be set up on this host.
     """
-    from autograder.runner import run_checks
-
     started = time.monotonic()
     assignment = read_assignment(assignment_path)
     layers = layers if layers is not None else detect()
@@ -128,7 +128,10 @@ def grade_submission(
     except SubmissionError as error:
         result = zero_grade(assignment, str(error), visibility)
     else:
-        with Sandbox(cells, limits, layers) as sandbox:
+        with Sandbox(cells, limits, layers, prestart=PROCESS_ORDER) as sandbox:
+            sandbox.start()  # the student processes load NumPy while pytest is imported here
+            from autograder.runner import run_checks
+
             outcomes = run_checks(sandbox, str(junitxml) if junitxml else None)
             output = sandbox.output
             layers = sandbox.layers  # less any layer that turned out not to work here
@@ -172,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{parser.prog}: {problem}", file=sys.stderr)
         return EXIT_GRADER
     become_subreaper()
+    gc.freeze()  # what is imported by now lives as long as the process: collections need not scan it
     try:
         result = grade_submission(
             args.submission, args.assignment, limits, args.visibility, args.junitxml

@@ -63,7 +63,7 @@ def mnist_source() -> str:
     lines = ["import base64 as __b64, zlib as __zlib"]
     for name, key in MNIST_NAMES.items():
         array = np.ascontiguousarray(raw[key], dtype=np.uint8)
-        packed = base64.b64encode(zlib.compress(array.tobytes(), 6)).decode()
+        packed = base64.b64encode(zlib.compress(array.tobytes(), 1)).decode()
         lines.append(f"{name} = np.frombuffer(__zlib.decompress(__b64.b64decode({packed!r})), "
                      f"dtype=np.uint8).reshape({array.shape!r}).copy()")
     lines.append("del __b64, __zlib")

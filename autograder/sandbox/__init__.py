@@ -9,7 +9,8 @@ Its layers, each a module, used where the host allows (``layers.detect``):
 - ``seccomp``: no process creation, exec, signals to others, IPC, sockets;
 - ``cgroup`` and ``limits``: memory, tasks, time, output;
 - ``child``: the set-up, in order, between fork and exec; ``workspace``: the folder a process
-  starts with; ``process``: the processes of one submission and the pipes to them;
+  starts with; ``launch``: one process launched (folder, control group, pipes) and stopped;
+  ``process``: the processes of one submission and the pipes to them;
   ``replies``: what comes back, checked and capped.
 """
 

@@ -1,15 +1,13 @@
 """The student processes of one submission, and the pipes the grader talks to them through.
 
-Each process runs the worker (``autograder/worker.py``, copied into a fresh folder) under the
-real interpreter with ``-I -S``: only the standard library, NumPy and the worker can be
-imported. It is set up by ``child.Plan`` (namespaces, own user, limits, Landlock) and installs
-its seccomp filter before any student code runs. Every process gets a fresh scratch folder,
-so nothing one process writes can reach the next.
+Each process is launched by ``launch`` (a fresh scratch folder and control group, the layers
+set up by ``child.Plan``, its seccomp filter installed before any student code runs), so
+nothing one process writes can reach the next. Here: its references and the student's cells
+are handed over, calls go back and forth, and a process that failed is stopped and restarted.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -26,18 +24,14 @@ import numpy as np
 from autograder import worker
 from autograder.sandbox import layers as host
 from autograder.sandbox import uids
-from autograder.sandbox.cgroup import Group
-from autograder.sandbox.child import MAX_TASKS, Plan
-from autograder.sandbox.filesystem import allow_list
+from autograder.sandbox.launch import Started, launch
 from autograder.sandbox.limits import Limits, size
 from autograder.sandbox.orphans import reap_orphans
 from autograder.sandbox.replies import GraderError, SandboxError, parse_reply
-from autograder.sandbox.streams import DeadlineStream
-from autograder.sandbox.workspace import child_environment, prepare_folder, process_of, reference_source
+from autograder.sandbox.workspace import process_of, reference_source
 
 START_SECONDS = 60.0  # starting a process is the grader's work: a generous bound, not the call limit
 DEFAULT_LIMITS = Limits()
-MEMORY_SLACK = 64 * 2**20  # the cgroup's cap above the address-space limit: page tables, the init
 
 
 @dataclass(frozen=True)
@@ -53,7 +47,7 @@ class Cell:
 
 
 class Sandbox:
-    """The student processes of one submission: one at a time, restarted after a crash.
+    """The student processes of one submission: one at a time runs student code; restarted after a crash.
 
     ``cells`` run in order when a process starts; a cell that kills the process is
     skipped on restart, so it costs only what depends on it. The functions whose checks
@@ -61,10 +55,16 @@ class Sandbox:
     in processes that hold only those references (``workspace.PROCESS_OF``), and the other
     functions in a process that holds none: student code that steals a reference from
     memory can use it only where the grader hands it over anyway.
+
+    ``prestart`` names the processes the checks will use (``workspace.PROCESS_ORDER``): with
+    namespaces, where no process can see another, they are all launched with the first one,
+    before any student code runs, and wait until their turn with nothing of the grader's (no
+    references, no cells): their start (NumPy's import) overlaps the grader's work.
     """
 
     def __init__(
-        self, cells: Sequence[Cell], limits: Limits = DEFAULT_LIMITS, layers: host.Layers | None = None
+        self, cells: Sequence[Cell], limits: Limits = DEFAULT_LIMITS, layers: host.Layers | None = None,
+        prestart: Sequence[str] = (),
     ) -> None:
         self.cells = list(cells)
         self.limits = limits
@@ -74,11 +74,10 @@ class Sandbox:
         self._skip: set[int] = set()
         self._broken: dict[str, str] = {}  # function -> why it killed the process last time
         self._deadline = time.monotonic() + limits.submission_seconds
-        self._process: subprocess.Popen | None = None
-        self._group_name: str | None = None  # the process running now (``workspace.process_of``)
+        self._current: Started | None = None  # the process whose turn it is
         self._own = Path(tempfile.mkdtemp(prefix="autograder-", dir=self._base_folder()))  # output, processes
-        self._folder: Path | None = None
-        self._cgroup: Group | None = None
+        self._prestart = list(prestart)
+        self._spares: dict[str, Started] = {}  # started, not yet greeted: no student code has run there
         self._grader_error: GraderError | None = None  # once the host failed us, it fails every call
         self._uid = uids.acquire() if self.layers.own_uid else None
         if self.layers.own_uid and self._uid is None:
@@ -112,7 +111,7 @@ class Sandbox:
         if function in self._broken:
             raise SandboxError(f"{self._broken[function]} (earlier call; not called again)")
         group = process_of(function)
-        if self._group_name != group:
+        if self._current is not None and self._current.group != group:
             self._kill()
         self._ensure_started(group)
         arrays: list[np.ndarray] = []
@@ -131,13 +130,28 @@ class Sandbox:
             self._broken[function] = f"broke the connection to the grader ({error}) in {function}"
             raise SandboxError(self._broken[function]) from None
         except SandboxError as error:
-            if self._process is None:  # the process died; a memory error leaves it running
+            if self._current is None:  # the process died; a memory error leaves it running
                 self._broken[function] = str(error)
             raise
 
+    def start(self) -> None:
+        """Launch the processes of ``prestart`` now, so that they load NumPy while the grader gets
+        ready; each gets its references (and then the student's cells) when its turn comes."""
+        if self._current is None and not self._spares and self._prestart and self._grader_error is None:
+            first = self._prestart[0]
+            try:
+                self._spares[first], self.layers = launch(first, self.layers, self.limits, self._uid_number,
+                                                          self._own)
+            except GraderError:
+                return  # the first call launches it again and reports what failed
+            self._start_spares(first)
+
     def close(self) -> None:
-        """Kill the student process and everything it started; remove its folders."""
+        """Kill the student processes and everything they started; remove their folders."""
         self._kill()
+        for spare in self._spares.values():
+            spare.stop()
+        self._spares.clear()
         reap_orphans()
         if self._uid is not None:
             self._uid.release()
@@ -161,10 +175,21 @@ class Sandbox:
 
     # -- process ------------------------------------------------------------------
 
+    @property
+    def _uid_number(self) -> int | None:
+        return self._uid.uid if self._uid else None
+
     def _ensure_started(self, group: str) -> None:
-        while self._process is None:
+        while self._current is None:
             try:
-                self._spawn(group)
+                self._current = self._spares.pop(group, None)
+                if self._current is None:
+                    self._current, self.layers = launch(group, self.layers, self.limits, self._uid_number,
+                                                        self._own)
+                    self._start_spares(group)
+                    self._greet()
+                else:
+                    self._greet_spare()
             except GraderError as error:
                 self._kill()
                 self._grader_error = error
@@ -174,66 +199,35 @@ class Sandbox:
             except SandboxError:
                 continue  # the offending cell is now skipped; start again without it
 
-    def _plan(self) -> Plan:
-        folder = Path(tempfile.mkdtemp(prefix="process-", dir=self._own))
-        prepare_folder(folder, self._uid.uid if self._uid else None)
-        self._cgroup = None
-        if self.layers.cgroup:
-            self._cgroup = Group.create(self.limits.memory_bytes + MEMORY_SLACK, MAX_TASKS)
-            if self._cgroup is None:
-                self.layers = self.layers.without("cgroup", "no writable cgroup tree with memory and pids")
-        self._folder = folder
-        return Plan(
-            self.layers, allow_list(), folder, self.limits, self._uid.uid if self._uid else None, self._cgroup
-        )
-
-    def _spawn(self, group: str) -> None:
-        plan = self._plan()
-        request_read, request_write = os.pipe()
-        reply_read, reply_write = os.pipe()
-        bootstrap = f"import sys; sys.path[:0] = [{plan.lib!r}]; import _autograder_worker as w; w.main()"
-        flags = ["--seccomp"] if self.layers.seccomp else []
-        command = [
-            plan.allowed.interpreter,
-            "-I",
-            "-S",
-            "-u",
-            "-c",
-            bootstrap,
-            str(request_read),
-            str(reply_write),
-            *flags,
-        ]
-        error_read, error_write = os.pipe()
-        with open(self._own / "output", "ab") as output:
-            os.chmod(self._own / "output", 0o600)
+    def _start_spares(self, launched: str) -> None:
+        """Launch the other processes of ``prestart`` beside the one just launched (only before any
+        student code ran, and only where namespaces keep them apart)."""
+        others = [group for group in self._prestart if group != launched]
+        self._prestart = []
+        if not self.layers.namespaces:
+            return
+        for group in others:
             try:
-                self._process = subprocess.Popen(
-                    command,
-                    pass_fds=(request_read, reply_write),
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    cwd="/",
-                    env=child_environment(plan.work),
-                    start_new_session=True,
-                    preexec_fn=lambda: plan.setup(error_write),
-                )
-            except (OSError, subprocess.SubprocessError) as error:
-                os.close(error_write)
-                why = os.read(error_read, 2000).decode(errors="replace") or str(error)
-                raise GraderError(
-                    f"could not set up the student process ({why}); {self.layers.summary()}"
-                ) from None
-            finally:
-                for fd in (request_read, reply_write, error_write, error_read):
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
-        self._requests, self._replies = DeadlineStream(request_write), DeadlineStream(reply_read)
-        self._group_name = group
+                self._spares[group], self.layers = launch(group, self.layers, self.limits, self._uid_number,
+                                                          self._own)
+            except GraderError:
+                return  # its own start will say what failed
+
+    def _greet_spare(self) -> None:
+        """Take over a launched process; one that is gone is replaced by a new one."""
+        group = self._current.group
+        try:
+            self._greet()
+        except GraderError:
+            self._kill()
+            self._current, self.layers = launch(group, self.layers, self.limits, self._uid_number, self._own)
+            self._greet()
+
+    def _greet(self) -> None:
+        """Hand the launched process its references; a process that does not answer is the host's fault."""
         try:
             self._exchange(
-                {"op": "references", "source": reference_source(group)},
+                {"op": "references", "source": reference_source(self._current.group)},
                 [],
                 where="while starting",
                 seconds=START_SECONDS,
@@ -272,10 +266,11 @@ class Sandbox:
         deadline = (
             now + seconds if seconds is not None else min(now + self.limits.call_seconds, self._deadline)
         )
-        self._requests.deadline = self._replies.deadline = deadline
+        current = self._current
+        current.requests.deadline = current.replies.deadline = deadline
         try:
-            worker.send(self._requests, request, arrays)
-            return worker.receive(self._replies, worker.MAX_REPLY_BYTES, worker.MAX_HEADER_BYTES)
+            worker.send(current.requests, request, arrays)
+            return worker.receive(current.replies, worker.MAX_REPLY_BYTES, worker.MAX_HEADER_BYTES)
         except (TimeoutError, EOFError, BrokenPipeError, worker.WireError) as error:
             reason = self._failure_reason(error, where, seconds is not None)
             self._kill()
@@ -290,9 +285,9 @@ class Sandbox:
             return f"timed out after {self.limits.call_seconds:g} s {where}"
         if isinstance(error, worker.WireError):
             return f"broke the connection to the grader ({error}) {where}"
-        assert self._process is not None
+        assert self._current is not None
         try:
-            status = self._process.wait(timeout=5)
+            status = self._current.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return f"closed its connection to the grader {where}"
         if status < 0:
@@ -306,25 +301,14 @@ class Sandbox:
             return f"killed: output limit {size(self.limits.output_bytes)} exceeded"
         if number == signal.SIGXCPU:
             return "killed: CPU time limit exceeded"
-        if number == signal.SIGKILL and self._cgroup is not None and self._cgroup.out_of_memory():
+        cgroup = self._current.cgroup if self._current else None
+        if number == signal.SIGKILL and cgroup is not None and cgroup.out_of_memory():
             return f"killed: memory limit {size(self.limits.memory_bytes)} exceeded"
         if number == signal.SIGKILL:
             return f"killed (memory limit {size(self.limits.memory_bytes)} or an outside kill)"
         return f"crashed with signal {signal.Signals(number).name}"
 
     def _kill(self) -> None:
-        process, self._process = self._process, None
-        if process is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            process.wait()
-            for stream in (self._requests, self._replies):
-                stream.close()
-        if self._cgroup is not None:
-            self._cgroup.remove()
-            self._cgroup = None
-        if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
-            self._folder = None
+        current, self._current = self._current, None
+        if current is not None:
+            current.stop()

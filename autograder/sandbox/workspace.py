@@ -56,6 +56,7 @@ def child_environment(work: str) -> dict[str, str]:
 # train_step check anyway; evaluate is graded on nothing they could help with); train, whose
 # check is handed the reference train_step, never shares with train_step.
 PROCESS_OF = {"train_step": "train_step+evaluate", "evaluate": "train_step+evaluate", "train": "train"}
+PROCESS_ORDER = ("", *dict.fromkeys(PROCESS_OF.values()))  # the process without references first
 
 
 def process_of(function: str) -> str:

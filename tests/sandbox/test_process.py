@@ -87,7 +87,7 @@ def test_a_call_that_ends_the_process_has_a_clear_message_and_is_not_repeated(bo
         assert str(error.value) == message
         with pytest.raises(SandboxError, match=r"\(earlier call; not called again\)$"):
             student.call("f", [])
-        assert student._process is None  # answered without starting a process
+        assert student._current is None  # answered without starting a process
         if "submission" not in message:
             assert student.call("g", []).values == [1]  # a new process for the other functions
 
@@ -240,3 +240,47 @@ def test_a_host_without_file_isolation_refuses_unless_allowed(tmp_path):
     assert allowed.returncode in (0, 1), allowed.stderr
     report = json.loads((tmp_path / "r.json").read_text())["extra_data"]["isolation"]
     assert report["layers"] == ["rlimits"] and report["hides_files"] is False
+
+
+PRESTART = ("", "train_step+evaluate", "train")
+PRINTS_WHEN_RUN = "print('the cells ran')\ndef relu(x):\n    return x\ndef train():\n    return 7\n"
+
+
+def prestarted(layers: Layers) -> Sandbox:
+    return Sandbox([Cell(1, PRINTS_WHEN_RUN)], Limits(call_seconds=5.0, submission_seconds=30.0), layers,
+                   prestart=PRESTART)
+
+
+def test_started_processes_run_no_student_code_before_their_turn(every_layer):
+    with prestarted(every_layer) as student:
+        student.start()
+        assert set(student._spares) == set(PRESTART)  # all launched at once, none greeted yet
+        assert student.call("relu", [2.0]).values == [2.0]
+        assert set(student._spares) == {"train_step+evaluate", "train"}
+        assert all(spare.process.poll() is None for spare in student._spares.values())
+        assert student.output.count("the cells ran") == 1  # only the process whose turn it is
+        assert student.call("train", []).values == [7]
+        assert student.output.count("the cells ran") == 2
+        waiting = student._spares["train_step+evaluate"].process
+    assert waiting.returncode is not None  # close ends the processes that never had a turn
+
+
+def test_a_started_process_that_died_waiting_is_replaced(every_layer):
+    with prestarted(every_layer) as student:
+        student.start()
+        student.call("relu", [1.0])
+        spare = student._spares["train"].process
+        os.killpg(spare.pid, 9)
+        spare.wait()
+        assert student.call("train", []).values == [7]
+
+
+def test_without_namespaces_only_one_process_is_started_at_a_time(every_layer):
+    # (without its own user too: that user could not reach this machine's interpreter outside a minimal root)
+    layers = every_layer.without("namespaces", "a test").without("own uid", "a test")
+    with prestarted(layers) as student:
+        student.start()
+        assert set(student._spares) == {""}
+        assert student.call("relu", [3.0]).values == [3.0] and not student._spares
+        assert student.call("train", []).values == [7]
+        assert student.output.count("the cells ran") == 2

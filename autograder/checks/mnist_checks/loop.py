@@ -39,16 +39,19 @@ def check_evaluate(student: Any, images: np.ndarray, labels: np.ndarray, weights
     expect_unchanged(result, args, ["images", "labels", "weights_1", "weights_2"], "evaluate",
                      "evaluate only measures; it must not train or change its arguments")
     forward = Forward(images, labels, weights_1, weights_2, relu)
-    doubled = Forward(images, labels, weights_1, 2 * weights_2, relu).loss
-    known = (
-        (forward.loss / forward.residual.size, "a mean, not a sum: add up the squared errors over all images "
-         "and outputs (the training run divides by the number of images when it prints)"),
-        (forward.loss / count, "the total over all images, not the loss per image"),
-        (doubled, "evaluate uses no dropout, so no factor 2 either: relu(images @ weights_1) @ weights_2"),
-        (Forward(images, labels, weights_1, weights_2, lambda z: z).loss,
-         "apply relu to the hidden layer: relu(images @ weights_1) @ weights_2"),
-        (np.sqrt(forward.loss), "square the differences and add them up; np.linalg.norm takes a square root"),
-    )
+
+    def known() -> tuple:
+        return (
+            (forward.loss / forward.residual.size, "a mean, not a sum: add up the squared errors over all "
+             "images and outputs (the training run divides by the number of images when it prints)"),
+            (forward.loss / count, "the total over all images, not the loss per image"),
+            (Forward(images, labels, weights_1, 2 * weights_2, relu).loss,
+             "evaluate uses no dropout, so no factor 2 either: relu(images @ weights_1) @ weights_2"),
+            (Forward(images, labels, weights_1, weights_2, lambda z: z).loss,
+             "apply relu to the hidden layer: relu(images @ weights_1) @ weights_2"),
+            (np.sqrt(forward.loss),
+             "square the differences and add them up; np.linalg.norm takes a square root"),
+        )
     got = as_number(loss, f"the loss from {what}", EVALUATE_HINT)
     expect_number(got, forward.loss, f"the loss from {what}", EVALUATE_HINT, forward.tolerance(), known)
     right = np.argmax(forward.outputs, axis=1) == np.argmax(labels, axis=1)

@@ -11,9 +11,12 @@ missing mask, the loss after the update) are off by a few percent to several tim
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+Known = tuple | Callable[[], tuple]  # (wrong answer, its hint) pairs, or a function that computes them
 
 U32 = 2.0**-24  # unit roundoff of float32
 TRAIN_KEYS = ("training_loss", "training_accurate_pred", "test_loss", "test_accurate_pred")
@@ -160,8 +163,9 @@ def expect_unchanged(result: Any, before: list, names: list[str], function: str,
 
 
 def expect_values(got: np.ndarray, expected: np.ndarray, what: str, hint: str, rtol: float = 0.0,
-                  atol: float | np.ndarray = 0.0, known: tuple = ()) -> None:
-    """Values within ``rtol``/``atol``; ``known`` lists (wrong answer, its hint) to recognise."""
+                  atol: float | np.ndarray = 0.0, known: Known = ()) -> None:
+    """Values within ``rtol``/``atol``; ``known`` lists (wrong answer, its hint) to recognise
+    (a function giving the list is called only when the values are wrong)."""
     got64 = np.asarray(got, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     if got64.shape != expected.shape:
@@ -169,7 +173,7 @@ def expect_values(got: np.ndarray, expected: np.ndarray, what: str, hint: str, r
     close = np.abs(got64 - expected) <= rtol * np.abs(expected) + atol
     if close.all():
         return
-    for wrong, wrong_hint in known:
+    for wrong, wrong_hint in known() if callable(known) else known:
         if np.shape(wrong) == expected.shape and np.allclose(got64, wrong, rtol=1e-6, atol=1e-12):
             hint = wrong_hint
             break
@@ -180,11 +184,12 @@ def expect_values(got: np.ndarray, expected: np.ndarray, what: str, hint: str, r
 
 
 def expect_number(got: float, expected: float, what: str, hint: str, tolerance: float,
-                  known: tuple = ()) -> None:
-    """One number within ``tolerance``; ``known`` lists (wrong value, its hint) to recognise."""
+                  known: Known = ()) -> None:
+    """One number within ``tolerance``; ``known`` lists (wrong value, its hint) to recognise
+    (a function giving the list is called only when the number is wrong)."""
     if abs(got - expected) <= tolerance:
         return
-    for wrong, wrong_hint in known:
+    for wrong, wrong_hint in known() if callable(known) else known:
         if np.isclose(got, wrong, rtol=1e-6, atol=1e-12):
             hint = wrong_hint
             break

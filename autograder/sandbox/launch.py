@@ -1,0 +1,110 @@
+"""Launching one student process, and stopping it so that nothing of it is left.
+
+A launch makes the process's fresh scratch folder and control group, then forks; between fork
+and exec ``child.Plan`` sets up the layers, in order. The process runs the worker
+(``autograder/worker.py``, copied into the folder) under the real interpreter with ``-I -S``:
+only the standard library, NumPy and the worker can be imported. It installs its seccomp
+filter, then waits for its first request on its pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.sandbox.cgroup import Group
+from autograder.sandbox.child import MAX_TASKS, Plan
+from autograder.sandbox.filesystem import allow_list
+from autograder.sandbox.layers import Layers
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.replies import GraderError
+from autograder.sandbox.streams import DeadlineStream
+from autograder.sandbox.workspace import child_environment, prepare_folder
+
+MEMORY_SLACK = 64 * 2**20  # the cgroup's cap above the address-space limit: page tables, the init
+
+
+@dataclass(frozen=True)
+class Started:
+    """A launched student process: its pipes, scratch folder and control group, and which of the
+    submission's processes it is (``workspace.process_of``)."""
+
+    process: subprocess.Popen
+    requests: DeadlineStream
+    replies: DeadlineStream
+    folder: Path
+    cgroup: Group | None
+    group: str
+
+    def stop(self) -> None:
+        """Kill the process and everything it started; remove its control group and folder."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.requests, self.replies):
+            stream.close()
+        remove(self.folder, self.cgroup)
+
+
+def remove(folder: Path, cgroup: Group | None) -> None:
+    if cgroup is not None:
+        cgroup.remove()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def launch(group: str, layers: Layers, limits: Limits, uid: int | None, own: Path) -> tuple[Started, Layers]:
+    """Launch the process for ``group``; its output is appended to ``own/output``.
+
+    Returns it and the layers it has (less the cgroup when no group could be made). Raises
+    ``GraderError`` when it cannot be set up; its folder and control group are removed then.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="process-", dir=own))
+    prepare_folder(folder, uid)
+    cgroup = None
+    if layers.cgroup:
+        cgroup = Group.create(limits.memory_bytes + MEMORY_SLACK, MAX_TASKS)
+        if cgroup is None:
+            layers = layers.without("cgroup", "no writable cgroup tree with memory and pids")
+    plan = Plan(layers, allow_list(), folder, limits, uid, cgroup)
+    request_read, request_write = os.pipe()
+    reply_read, reply_write = os.pipe()
+    error_read, error_write = os.pipe()
+    bootstrap = f"import sys; sys.path[:0] = [{plan.lib!r}]; import _autograder_worker as w; w.main()"
+    flags = ["--seccomp"] if layers.seccomp else []
+    command = [plan.allowed.interpreter, "-I", "-S", "-u", "-c", bootstrap, str(request_read),
+               str(reply_write), *flags]
+    try:
+        with open(own / "output", "ab") as output:
+            os.chmod(own / "output", 0o600)
+            process = subprocess.Popen(
+                command,
+                pass_fds=(request_read, reply_write),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd="/",
+                env=child_environment(plan.work),
+                start_new_session=True,
+                preexec_fn=lambda: plan.setup(error_write),
+            )
+    except (OSError, subprocess.SubprocessError) as error:
+        os.close(error_write)
+        why = os.read(error_read, 2000).decode(errors="replace") or str(error)
+        for fd in (request_write, reply_read):
+            os.close(fd)
+        remove(folder, cgroup)
+        raise GraderError(f"could not set up the student process ({why}); {layers.summary()}") from None
+    finally:
+        for fd in (request_read, reply_write, error_write, error_read):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    return Started(process, DeadlineStream(request_write), DeadlineStream(reply_read), folder, cgroup,
+                   group), layers
