@@ -5,8 +5,10 @@ normalisation, the labels, the hyperparameters) runs in the student's process, i
 order, with its source taken from the assignment notebook, never from the submission. It
 runs statement by statement, quietly: a statement that cannot run there (``import
 matplotlib``, a call of an unfinished task) is skipped, as its names would be missing in
-the student's notebook too. The cell marked ``"mnist"`` loads the data: in the sandbox
-(no files, no network) the grader defines its arrays instead, the first 1,000 images and
+the student's notebook too; what it prints is dropped, and one that prints over a MiB (a
+student's function caught in a print loop) is stopped and skipped. The cell marked
+``"mnist"`` loads the data: in the sandbox (no files, no network) the grader defines its
+arrays instead, the first 1,000 images and
 labels of each set (``x_train`` (1000, 784) uint8, ``y_train`` (1000,) uint8, and the same
 for ``x_test``, ``y_test``). The expensive given cells (the 20-epoch run, the plots) are
 not marked and do not run.
@@ -27,11 +29,26 @@ from autograder.assignment import ContextCell
 CONTEXT_IMAGES = 1000
 MNIST_NAMES = {"x_train": "training_images", "y_train": "training_labels",
                "x_test": "test_images", "y_test": "test_labels"}
+# What a given cell prints is dropped; a statement that prints over a MiB (a student's function
+# caught in a print loop) is stopped there, not left to fill memory or the output limit.
 RUNNER = '''def __given_cell(statements, filename):
-    import contextlib, io
+    import contextlib
+
+    class Quiet:
+        written = 0
+
+        def write(self, text):
+            self.written += len(text)
+            if self.written > 2**20:
+                raise OverflowError("a given cell printed over 1 MiB")
+            return len(text)
+
+        def flush(self):
+            pass
+
     for statement in statements:
         try:
-            with contextlib.redirect_stdout(io.StringIO()):
+            with contextlib.redirect_stdout(Quiet()):
                 exec(compile(statement, filename, "exec"), globals())
         except Exception:
             pass

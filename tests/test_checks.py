@@ -176,3 +176,20 @@ def test_a_statement_that_cannot_run_is_skipped_quietly(capsys):
     exec(compile(context_source(cell), "<given>", "exec"), namespace)
     assert namespace["value"] == 42 and "no_such_module_here" not in namespace
     assert capsys.readouterr().out == ""
+
+
+def test_a_statement_caught_in_a_print_loop_is_stopped_after_a_mib(capsys):
+    """A given cell calling a student's function that prints forever: dropped, and stopped early."""
+    printed = []
+
+    def flood(labels):
+        while True:
+            printed.append(1)
+            print("x" * 1000)
+
+    cell = ContextCell("given", "run", "training_labels = flood(y)\nafter = 1\n")
+    namespace = {"np": np, "flood": flood, "y": None}
+    exec(compile(context_source(cell), "<given>", "exec"), namespace)
+    assert "training_labels" not in namespace and namespace["after"] == 1
+    assert 1000 <= len(printed) <= 1100  # about a MiB of text, then the statement was stopped
+    assert capsys.readouterr().out == ""
