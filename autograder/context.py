@@ -8,10 +8,9 @@ matplotlib``, a call of an unfinished task) is skipped, as its names would be mi
 the student's notebook too; what it prints is dropped, and one that prints over a MiB (a
 student's function caught in a print loop) is stopped and skipped. The cell marked
 ``"mnist"`` loads the data: in the sandbox (no files, no network) the grader defines its
-arrays instead, the first 1,000 images and
-labels of each set (``x_train`` (1000, 784) uint8, ``y_train`` (1000,) uint8, and the same
-for ``x_test``, ``y_test``). The expensive given cells (the 20-epoch run, the plots) are
-not marked and do not run.
+arrays instead, the first 1,000 images and labels of each set (``x_train`` (1000, 784)
+uint8, ``y_train`` (1000,) uint8, and the same for ``x_test``, ``y_test``). The expensive
+given cells (the 20-epoch run, the plots) are not marked and do not run.
 """
 
 from __future__ import annotations
