@@ -62,11 +62,6 @@ def grading_child(
     forkserver, ``variables`` added to its environment, standard error into ``stderr_path``
     (and standard output into ``stdout_path``, else nowhere); ``entry(argv)`` is its exit status."""
     os.setsid()
-    if not die_with(os.getppid()):
-        sys.exit(EXIT_NOT_GRADED)
-    os.environ.update({**CHILD_ENV, **(variables or {})})
-    tempfile.tempdir = None  # chosen again from the environment (TMPDIR) when first needed
-    os.chdir(cwd)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     stdout = os.open(stdout_path, flags, 0o600) if stdout_path else os.open(os.devnull, os.O_WRONLY)
     stderr = os.open(stderr_path, flags, 0o600)
@@ -75,6 +70,12 @@ def grading_child(
         os.dup2(source, target)
     for descriptor in (null, stdout, stderr):
         os.close(descriptor)
+    if not die_with(os.getppid()):
+        print("the forkserver ended before grading began", file=sys.stderr, flush=True)
+        sys.exit(EXIT_NOT_GRADED)
+    os.environ.update({**CHILD_ENV, **(variables or {})})
+    tempfile.tempdir = None  # chosen again from the environment (TMPDIR) when first needed
+    os.chdir(cwd)
     sys.exit(entry(argv))
 
 
@@ -271,9 +272,12 @@ def run_grader(
     results = folder / "results.json"
     timeout = limits.submission_seconds + GRACE_SECONDS
     started = time.monotonic()
-    status = processes.run(grader_arguments(notebook, results, assignment_notebook, limits, allow_unisolated),
-                           cwd, timeout, folder / "stderr")
+    arguments = grader_arguments(notebook, results, assignment_notebook, limits, allow_unisolated)
+    status = processes.run(arguments, cwd, timeout, folder / "stderr")
+    if status is not None and not (folder / "stderr").exists():  # it ended before it began: once more
+        status = processes.run(arguments, cwd, timeout, folder / "stderr")
     seconds = time.monotonic() - started
+    began = (folder / "stderr").exists()
     message = last_line(folder / "stderr")
     try:
         result = json.loads(results.read_text())
@@ -286,6 +290,6 @@ def run_grader(
     if status is None:
         problem = f"the grader was stopped after {timeout:g} s" if not processes.stopping else "interrupted"
     else:
-        message = (message or "no message")[:300]
+        message = (message or ("no message" if began else "it ended before it began"))[:300]
         problem = f"the grader exited with status {status} without a result ({message})"
     return GraderRun(None, problem, seconds)

@@ -344,6 +344,36 @@ def test_a_grader_that_crashes_or_hangs_is_reported_not_fatal(tmp_path):
     assert list(tmp_path.iterdir()) == [notebook]  # the process's scratch folder is gone
 
 
+class EndsBeforeItBegins:
+    """Stands in for ``batchprocs.Processes``: the first ``failures`` processes end before they
+    open their standard error (as one the forkserver could not start); then one grades."""
+
+    stopping = False
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.calls = failures, 0
+
+    def run(self, argv, cwd, timeout, stderr_path, stdout_path=None, variables=None) -> int:
+        self.calls += 1
+        if self.calls <= self.failures:
+            return 1
+        stderr_path.write_text("")
+        Path(argv[argv.index("--results") + 1]).write_text('{"score": 7.0}')
+        return 1
+
+
+def test_a_grading_process_that_ended_before_it_began_is_started_once_more(tmp_path):
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text("{}")
+    once = EndsBeforeItBegins(failures=1)
+    run = batchprocs.run_grader(once, notebook, tmp_path, notebook, Limits(), tmp_path)
+    assert run.result == {"score": 7.0} and once.calls == 2
+    twice = EndsBeforeItBegins(failures=2)
+    run = batchprocs.run_grader(twice, notebook, tmp_path, notebook, Limits(), tmp_path)
+    assert run.result is None and twice.calls == 2
+    assert run.problem == "the grader exited with status 1 without a result (it ended before it began)"
+
+
 def test_a_grading_process_runs_in_its_own_session_in_the_course(tmp_path):
     """The forked grading process: a session of its own (so the batch can kill its group),
     the course as working directory, one BLAS thread, and the forkserver as a parent it dies with."""

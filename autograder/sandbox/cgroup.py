@@ -5,6 +5,8 @@ cgroup v2 is used where this process's group lets it create children with the ``
 ``pids`` controllers; otherwise cgroup v1's ``memory`` and ``pids`` hierarchies, where they are
 mounted and writable (root on a host that has them). Elsewhere (a container, a plain user)
 ``Group.create`` returns None and the per-process limits and the fork ban stand alone.
+A grading process killed outright cannot remove its groups: the next group made beside them
+removes those that are empty, over a minute old, and named after a process that is gone.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
+ABANDONED_SECONDS = 60.0
 _counter = itertools.count()
 
 
@@ -28,11 +31,16 @@ class Group:
 
     @classmethod
     def create(cls, memory_bytes: int, max_tasks: int, prefix: str = "autograder") -> Group | None:
-        """A new group capped at ``memory_bytes`` and ``max_tasks`` threads and processes, or None."""
+        """A new group capped at ``memory_bytes`` and ``max_tasks`` threads and processes, or None.
+
+        Empty groups that a grading process killed outright left beside it are removed first.
+        """
         name = f"{prefix}-{os.getpid()}-{next(_counter)}"
         for make in (_create_v2, _create_v1):
             group = make(name, memory_bytes, max_tasks)
             if group is not None:
+                for folder in group.folders:
+                    remove_abandoned(folder.parent, prefix)
                 return group
         return None
 
@@ -90,6 +98,26 @@ class Group:
                     break
                 except OSError:  # members still exiting
                     time.sleep(0.01)
+
+
+def remove_abandoned(parent: Path, prefix: str = "autograder") -> list[Path]:
+    """Remove the empty groups ``prefix-PID-N`` in ``parent`` whose process PID is gone and that
+    are over ``ABANDONED_SECONDS`` old (a grading process killed with SIGKILL cannot remove its
+    own; a young one may belong to a process of another PID namespace, about to join it).
+    Returns the folders removed."""
+    removed = []
+    with contextlib.suppress(OSError):
+        for folder in parent.iterdir():
+            parts = folder.name.removeprefix(f"{prefix}-").split("-")
+            if not folder.name.startswith(f"{prefix}-") or len(parts) != 2 or not parts[0].isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                if (Path(f"/proc/{parts[0]}").exists() or (folder / "cgroup.procs").read_text().strip()
+                        or time.time() - folder.stat().st_mtime < ABANDONED_SECONDS):
+                    continue
+                folder.rmdir()
+                removed.append(folder)
+    return removed
 
 
 def _own_path(controller: str | None) -> str | None:

@@ -6,10 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from autograder.sandbox.cgroup import Group
+from autograder.sandbox.cgroup import ABANDONED_SECONDS, Group
 
 ROOT = os.geteuid() == 0
 
@@ -52,3 +53,39 @@ def test_remove_leaves_no_folder(group):
     folders = list(group.folders)
     group.remove()
     assert not any(folder.exists() for folder in folders)
+
+
+def free_pid() -> int:
+    """A process id that no process has here now."""
+    return next(pid for pid in range(4_000_000, 3_000_000, -1) if not os.path.exists(f"/proc/{pid}"))
+
+
+def test_empty_old_groups_of_vanished_processes_are_removed_when_a_group_is_made(group):
+    parent = group.folders[0].parent
+    dead = free_pid()
+    gone, young, busy = (parent / f"autograder-test-{dead}-{n}" for n in range(3))
+    alive = parent / f"autograder-test-{os.getpid()}-99"
+    for folder in (gone, young, busy, alive):
+        folder.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (busy / "cgroup.procs").write_text(str(sleeper.pid))
+        old = time.time() - 2 * ABANDONED_SECONDS
+        for folder in (gone, busy, alive):
+            os.utime(folder, (old, old))
+        Group.create(256 * 2**20, 8, prefix="autograder-test").remove()
+        assert not gone.exists()  # what a grading process killed outright leaves
+        assert young.exists()  # maybe another PID namespace's, about to be joined
+        assert busy.exists() and alive.exists()  # a member left; its process is alive
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        for folder in (gone, young, busy, alive):
+            for _ in range(100):
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
