@@ -274,7 +274,8 @@ def run_grader(
     started = time.monotonic()
     arguments = grader_arguments(notebook, results, assignment_notebook, limits, allow_unisolated)
     status = processes.run(arguments, cwd, timeout, folder / "stderr")
-    if status is not None and not (folder / "stderr").exists():  # it ended before it began: once more
+    if status is not None and not results.exists() and not last_line(folder / "stderr"):
+        # It ended without a result or a word (before it began, or killed outright): once more.
         status = processes.run(arguments, cwd, timeout, folder / "stderr")
     seconds = time.monotonic() - started
     began = (folder / "stderr").exists()

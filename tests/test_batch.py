@@ -344,34 +344,50 @@ def test_a_grader_that_crashes_or_hangs_is_reported_not_fatal(tmp_path):
     assert list(tmp_path.iterdir()) == [notebook]  # the process's scratch folder is gone
 
 
-class EndsBeforeItBegins:
-    """Stands in for ``batchprocs.Processes``: the first ``failures`` processes end before they
-    open their standard error (as one the forkserver could not start); then one grades."""
+class EndsWithoutAWord:
+    """Stands in for ``batchprocs.Processes``: the first ``failures`` processes end with no
+    result and nothing on standard error, before opening it (as one the forkserver could not
+    start) or after (as one killed outright, status -9); then one grades."""
 
     stopping = False
 
-    def __init__(self, failures: int) -> None:
-        self.failures, self.calls = failures, 0
+    def __init__(self, failures: int, began: bool) -> None:
+        self.failures, self.began, self.calls = failures, began, 0
 
     def run(self, argv, cwd, timeout, stderr_path, stdout_path=None, variables=None) -> int:
         self.calls += 1
         if self.calls <= self.failures:
-            return 1
+            if self.began:
+                stderr_path.write_text("")
+            return -9 if self.began else 1
         stderr_path.write_text("")
         Path(argv[argv.index("--results") + 1]).write_text('{"score": 7.0}')
         return 1
 
 
-def test_a_grading_process_that_ended_before_it_began_is_started_once_more(tmp_path):
+@pytest.mark.parametrize("began, reason", [(False, "status 1 without a result (it ended before it began)"),
+                                           (True, "status -9 without a result (no message)")])
+def test_a_grading_process_that_ended_without_a_word_is_started_once_more(tmp_path, began, reason):
     notebook = tmp_path / "nb.ipynb"
     notebook.write_text("{}")
-    once = EndsBeforeItBegins(failures=1)
+    once = EndsWithoutAWord(failures=1, began=began)
     run = batchprocs.run_grader(once, notebook, tmp_path, notebook, Limits(), tmp_path)
     assert run.result == {"score": 7.0} and once.calls == 2
-    twice = EndsBeforeItBegins(failures=2)
+    twice = EndsWithoutAWord(failures=2, began=began)
     run = batchprocs.run_grader(twice, notebook, tmp_path, notebook, Limits(), tmp_path)
     assert run.result is None and twice.calls == 2
-    assert run.problem == "the grader exited with status 1 without a result (it ended before it began)"
+    assert run.problem == f"the grader exited with {reason}"
+
+
+def test_a_grading_process_that_says_why_it_failed_is_not_started_again(tmp_path):
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text("{}")
+    crash = batchprocs.Processes(entry=grading_entries.crash)
+    calls = []
+    real_run = crash.run
+    crash.run = lambda *args, **kwargs: calls.append(1) or real_run(*args, **kwargs)
+    run = batchprocs.run_grader(crash, notebook, tmp_path, notebook, Limits(), tmp_path)
+    assert run.result is None and "(boom)" in run.problem and len(calls) == 1
 
 
 def test_a_grading_process_runs_in_its_own_session_in_the_course(tmp_path):
