@@ -81,6 +81,7 @@ def launch(group: str, layers: Layers, limits: Limits, uid: int | None, own: Pat
     flags = ["--seccomp"] if layers.seccomp else []
     command = [plan.allowed.interpreter, "-I", "-S", "-u", "-c", bootstrap, str(request_read),
                str(reply_write), *flags]
+    failure = None
     try:
         with open(own / "output", "ab") as output:
             os.chmod(own / "output", 0o600)
@@ -96,15 +97,15 @@ def launch(group: str, layers: Layers, limits: Limits, uid: int | None, own: Pat
                 preexec_fn=lambda: plan.setup(error_write),
             )
     except (OSError, subprocess.SubprocessError) as error:
-        os.close(error_write)
-        why = os.read(error_read, 2000).decode(errors="replace") or str(error)
-        for fd in (request_write, reply_read):
+        failure = error
+    for fd in (request_read, reply_write, error_write):  # the child's ends; closed, the error pipe ends
+        os.close(fd)
+    if failure is not None:
+        why = os.read(error_read, 2000).decode(errors="replace") or str(failure)
+        for fd in (error_read, request_write, reply_read):
             os.close(fd)
         remove(folder, cgroup)
         raise GraderError(f"could not set up the student process ({why}); {layers.summary()}") from None
-    finally:
-        for fd in (request_read, reply_write, error_write, error_read):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+    os.close(error_read)
     return Started(process, DeadlineStream(request_write), DeadlineStream(reply_read), folder, cgroup,
                    group), layers

@@ -140,8 +140,7 @@ class Sandbox:
         if self._current is None and not self._spares and self._prestart and self._grader_error is None:
             first = self._prestart[0]
             try:
-                self._spares[first], self.layers = launch(first, self.layers, self.limits, self._uid_number,
-                                                          self._own)
+                self._spares[first] = self._launch(first)
             except GraderError:
                 return  # the first call launches it again and reports what failed
             self._start_spares(first)
@@ -175,17 +174,18 @@ class Sandbox:
 
     # -- process ------------------------------------------------------------------
 
-    @property
-    def _uid_number(self) -> int | None:
-        return self._uid.uid if self._uid else None
+    def _launch(self, group: str) -> Started:
+        """A new process for ``group`` (``launch.launch``); the layers lose what did not work."""
+        started, self.layers = launch(group, self.layers, self.limits, self._uid.uid if self._uid else None,
+                                      self._own)
+        return started
 
     def _ensure_started(self, group: str) -> None:
         while self._current is None:
             try:
                 self._current = self._spares.pop(group, None)
                 if self._current is None:
-                    self._current, self.layers = launch(group, self.layers, self.limits, self._uid_number,
-                                                        self._own)
+                    self._current = self._launch(group)
                     self._start_spares(group)
                     self._greet()
                 else:
@@ -208,8 +208,7 @@ class Sandbox:
             return
         for group in others:
             try:
-                self._spares[group], self.layers = launch(group, self.layers, self.limits, self._uid_number,
-                                                          self._own)
+                self._spares[group] = self._launch(group)
             except GraderError:
                 return  # its own start will say what failed
 
@@ -220,7 +219,7 @@ class Sandbox:
             self._greet()
         except GraderError:
             self._kill()
-            self._current, self.layers = launch(group, self.layers, self.limits, self._uid_number, self._own)
+            self._current = self._launch(group)
             self._greet()
 
     def _greet(self) -> None:
