@@ -41,8 +41,10 @@ GRACE_SECONDS = 60.0  # on top of the submission time limit, for start-up and th
 RENDER_CODE = "import sys; from autograder.batchprocs import render_main; sys.exit(render_main(sys.argv[1:]))"
 CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
 # What the forkserver imports once for every grading process: the single-file command, and with
-# it NumPy and pytest.
-GRADER_PRELOAD = ["autograder.batchprocs", "autograder.cli", "autograder.runner"]
+# it NumPy and pytest; what every grading imports besides (the data loader with requests and tqdm,
+# the checks' shared functions, NumPy's random generators, which NumPy loads on first use).
+GRADER_PRELOAD = ["autograder.batchprocs", "autograder.cli", "autograder.runner", "autograder.data",
+                  "autograder.checks.mnist_checks", "numpy.random"]
 STDERR_KEPT = 64 * 1024  # of a grading process's standard error, the end is read back
 
 

@@ -47,6 +47,12 @@ class GradingPlugin:
         self.outcomes: list[CheckOutcome] = []
         self.grader_error: GraderError | None = None  # the host's fault: no grade at all
 
+    def pytest_configure(self, config: pytest.Config) -> None:
+        # The messages come from the exceptions (``pytest_runtest_makereport`` below); pytest's
+        # own long report of a failure, which parses the source of every frame, is not read
+        # (but in --junitxml), and a plain traceback costs a failing grading 0.3 s less.
+        config.option.tbstyle = "native"
+
     @pytest.fixture
     def student(self) -> GradedStudent:
         return self.student_view
@@ -94,8 +100,7 @@ def run_checks(sandbox: Sandbox, junitxml: str | None = None) -> list[CheckOutco
         "--assert=plain",
         "-W", "ignore",
     ]
-    if junitxml:
-        args.append(f"--junitxml={junitxml}")
+    args += [f"--junitxml={junitxml}"] if junitxml else ["-p", "no:junitxml"]
     plugin = GradingPlugin(sandbox)
     started = time.monotonic()
     with np.errstate(all="ignore"):

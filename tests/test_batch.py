@@ -20,6 +20,7 @@ import signal
 import stat
 import subprocess
 import sys
+import sysconfig
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -400,6 +401,36 @@ def test_a_grading_process_runs_in_its_own_session_in_the_course(tmp_path):
     facts = json.loads(run.problem.split("(", 1)[1].rsplit(")", 1)[0])
     assert facts["session"] == facts["pid"] != os.getpid() and facts["cwd"] == str(tmp_path)
     assert facts["blas"] == "1" and facts["pdeathsig"] == signal.SIGKILL and facts["parent"] != os.getpid()
+
+
+# Grades the notebook in argv[1] in a process that first imports what the forkserver imports,
+# and prints, as its last line, the modules the grading imported besides, with their files.
+AFTER_PRELOAD = """
+import importlib, json, sys
+from autograder import batchprocs
+for name in batchprocs.GRADER_PRELOAD:
+    importlib.import_module(name)
+before = set(sys.modules)
+from autograder.cli import main
+main([sys.argv[1], "-q"])
+print(json.dumps({name: getattr(module, "__file__", None) or "" for name, module in list(sys.modules.items())
+                  if name not in before}))
+"""
+
+
+def test_what_a_grading_imports_the_forkserver_has_imported_already(mnist_env):
+    """A grading process forked from the forkserver imports nothing of the kit or of the
+    installed libraries again (``GRADER_PRELOAD``), but the check files pytest collects and
+    pytest's own plugins: a batch pays for those imports once, not once per notebook."""
+    source = REPOSITORY / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    process = subprocess.run([sys.executable, "-c", AFTER_PRELOAD, str(source)], env=mnist_env,
+                             capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr[-3000:]
+    imported = json.loads(process.stdout.splitlines()[-1])
+    installed = (str(REPOSITORY), *{sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
+    again = {name for name, file in imported.items() if file.startswith(installed)}
+    assert any(name.startswith("autograder.checks.test_") for name in again)  # the probe sees imports
+    assert {name for name in again if not name.startswith(("autograder.checks.test_", "_pytest."))} == set()
 
 
 def test_choose_notebook(tmp_path):

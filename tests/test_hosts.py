@@ -11,9 +11,10 @@ isolation report names the layers the host allows, nothing of the run outlives i
 grading process stays under a memory bound. Host (a) grades the whole corpus in
 test_grader.py. On hosts (b) and (c), which differ from (a) only in the layers around the
 student's process, the default run takes the attacks that reach beyond that process (every
-hostile entry, and tampering that names a file, a process or the system); tampering that
-only fools the checks from inside the process scores the same whatever the layers, and
-runs there with ``pytest --exhaustive``.
+hostile entry with code, and tampering that names a file, a process or the system), and the
+amplifying files; tampering that only fools the checks from inside the process, and a file
+whose only attack is its metadata, score the same whatever the layers, and run there with
+``pytest --exhaustive``.
 """
 
 from __future__ import annotations
@@ -64,14 +65,20 @@ REACHING = ("open(", "os.", "@REPOSITORY@", "@SHARED@", "@RESULTS@", "subprocess
 
 def reaches_the_host(entry) -> bool:
     """Whether an attack can act beyond the student's process (its outcome may then depend on
-    the host's layers): every hostile entry, and tampering whose code reaches out."""
+    the host's layers): every hostile entry with code, and tampering whose code reaches out.
+    A file whose attack is its own structure (``raw``: odd metadata, a huge or deep notebook) is
+    read by the grader before any student code runs, whatever the layers."""
+    if entry.raw is not None:
+        return False
     sources = [*entry.replace.values(), *entry.append]
     return entry.kind == "hostile" or any(word in source for source in sources for word in REACHING)
 
 
 def attacks_on_other_hosts(config: pytest.Config) -> list[str]:
+    """The attacks graded on hosts (b) and (c); the amplifying ones are graded there in any case,
+    for the grading process's memory bound (``test_the_grading_process_stays_bounded``)."""
     exhaustive = config.getoption("exhaustive")
-    return [e.name for e in ATTACKS if exhaustive or reaches_the_host(e)]
+    return [e.name for e in ATTACKS if exhaustive or reaches_the_host(e) or e.name in AMPLIFYING]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -272,4 +279,6 @@ def test_the_attack_corpus_covers_every_route(pytestconfig):
     assert set(GRADE_IDS) and sys.platform == "linux"
     reaching = {e.name for e in ATTACKS if reaches_the_host(e)}
     assert {"writes_fake_results", "reads_shared_files", "execs_reference_file"} <= reaching
-    assert {"patches_builtins", "steals_references_from_memory"}.isdisjoint(reaching)
+    assert {"patches_builtins", "steals_references_from_memory", "grade_id_is_a_dict_on_code"}.isdisjoint(
+        reaching)
+    assert set(AMPLIFYING) <= kinds
