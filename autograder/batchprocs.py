@@ -18,6 +18,7 @@ import ctypes
 import ctypes.util
 import json
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.forkserver
 import os
 import queue
@@ -187,6 +188,13 @@ def forkserver() -> Any:
     return context
 
 
+# multiprocessing's processes are not safe to use from several threads: ``Process.start`` polls
+# every other child of this interpreter, and when two polls of one forkserver child meet, both
+# read its exit status from the same pipe, and the one that finds it emptied sets the status
+# to 255. Every start, poll and close of a grading process, in every ``Processes``, takes this.
+_MULTIPROCESSING = threading.Lock()
+
+
 class Processes:
     """The grading processes running now, so that an interrupted batch can end them.
 
@@ -194,7 +202,6 @@ class Processes:
     importable function)."""
 
     def __init__(self, entry: Callable[[list[str]], int] = grade_notebook) -> None:
-        self._lock = threading.Lock()
         self._running: set[Any] = set()
         self._context: Any = None
         self.entry = entry
@@ -206,7 +213,7 @@ class Processes:
     ) -> int | None:
         """Run ``entry(argv)`` in a grading process (see ``grading_child``) in ``cwd``; its exit
         status, or None when it was killed at ``timeout`` seconds."""
-        with self._lock:
+        with _MULTIPROCESSING:
             if self.stopping:
                 return None
             self._context = self._context or forkserver()
@@ -218,24 +225,30 @@ class Processes:
             process.start()
             self._running.add(process)
         try:
-            process.join(timeout)
-            if process.exitcode is None:
+            multiprocessing.connection.wait([process.sentinel], timeout)
+            status = _exit_status(process)
+            if status is None:
                 _kill_group(process)
-                process.join()
-                return None
-            return process.exitcode
+                multiprocessing.connection.wait([process.sentinel])
+                _exit_status(process)
+            return status
         finally:
-            with self._lock:
+            with _MULTIPROCESSING:
                 self._running.discard(process)
-            process.close()
+                process.close()
 
     def stop(self) -> None:
         """Kill every running grading process; start no new one."""
-        with self._lock:
+        with _MULTIPROCESSING:
             self.stopping = True
-            running = list(self._running)
-        for process in running:
-            _kill_group(process)
+            for process in self._running:
+                _kill_group(process)
+
+
+def _exit_status(process: Any) -> int | None:
+    """The process's exit status (read once, under the lock), or None while it runs."""
+    with _MULTIPROCESSING:
+        return process.exitcode
 
 
 def _kill_group(process: Any) -> None:

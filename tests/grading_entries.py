@@ -36,3 +36,8 @@ def describe(argv: list[str]) -> int:
              "blas": os.environ.get("OPENBLAS_NUM_THREADS"), "pdeathsig": signal_number.value}
     sys.stderr.write(json.dumps(facts) + "\n")
     return 5
+
+
+def exit_with(argv: list[str]) -> int:
+    """End at once with the status given as the first argument."""
+    return int(argv[0])

@@ -403,6 +403,22 @@ def test_a_grading_process_runs_in_its_own_session_in_the_course(tmp_path):
     assert facts["blas"] == "1" and facts["pdeathsig"] == signal.SIGKILL and facts["parent"] != os.getpid()
 
 
+def test_grading_processes_run_side_by_side_each_get_their_own_exit_status(tmp_path):
+    """Three threads and two ``Processes`` at once, as a batch with --jobs runs them: every
+    status is the one its process ended with. (multiprocessing reads a status from a pipe; when
+    two threads polled one process at once, the one that found the pipe emptied reported 255,
+    a few times in a hundred.)"""
+    pools = [batchprocs.Processes(entry=grading_entries.exit_with) for _ in range(2)]
+
+    def run(index: int) -> tuple[int, int | None]:
+        status = 10 + index % 50
+        return status, pools[index % 2].run([str(status)], tmp_path, 120, tmp_path / f"stderr-{index}")
+
+    with ThreadPoolExecutor(3) as pool:
+        statuses = list(pool.map(run, range(120)))
+    assert [got for _, got in statuses] == [wanted for wanted, _ in statuses]
+
+
 # Grades the notebook in argv[1] in a process that first imports what the forkserver imports,
 # and prints, as its last line, the modules the grading imported besides, with their files.
 AFTER_PRELOAD = """
