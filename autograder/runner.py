@@ -48,9 +48,9 @@ class GradingPlugin:
         self.grader_error: GraderError | None = None  # the host's fault: no grade at all
 
     def pytest_configure(self, config: pytest.Config) -> None:
-        # The messages come from the exceptions (``pytest_runtest_makereport`` below); pytest's
-        # own long report of a failure, which parses the source of every frame, is not read
-        # (but in --junitxml), and a plain traceback costs a failing grading 0.3 s less.
+        # The messages come from the exceptions (``pytest_runtest_makereport`` below). pytest's
+        # long report of a failure parses the source of every frame, and only --junitxml reads
+        # it: a plain traceback instead saves the blank release 0.5 s.
         config.option.tbstyle = "native"
 
     @pytest.fixture
