@@ -230,7 +230,7 @@ class Processes:
             if status is None:
                 _kill_group(process)
                 multiprocessing.connection.wait([process.sentinel])
-                _exit_status(process)
+                _exit_status(process)  # read now, under the lock, so that close() finds it ended
             return status
         finally:
             with _MULTIPROCESSING:
