@@ -11,12 +11,19 @@ export MPLBACKEND ?= Agg
 
 .PHONY: demo test mnist release lint venv clean
 
+# One line for the whole install; whatever goes wrong still shows (pip's errors and warnings,
+# make's own "Error"). Two notes that are no problem do not: setuptools' note on every editable
+# install ("Editable installation. Please be careful with folders..."), filtered out; and
+# IPython's warning that the folder above IPYTHONDIR is not writable, which it gives while that
+# folder does not exist: it is made first.
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	$(PY) -m ipykernel install --user --name python3 >/dev/null
-	touch $@
+	@echo "make: installing the kit into $(VENV) (about a minute)..."
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install --quiet -e '.[test]'
+	@mkdir -p "$(IPYTHONDIR)"
+	@$(PY) -m ipykernel install --user --name python3 >/dev/null
+	@touch $@
 
 venv: $(VENV)/.installed
 
@@ -24,7 +31,7 @@ DEMO_COURSE := build/demo-course
 
 demo: venv
 	@echo "== 1. train the reference network with the tutorial's defaults"
-	$(PY) -m solutions --figure build/learning_curves.png
+	$(PY) -m solutions mnist_mlp --figure build/learning_curves.png
 	@echo "== 2. regenerate the student release with nbgrader"
 	$(MAKE) --no-print-directory release
 	@echo "== 3. grade single notebooks: the solved source (all points), the blank release (none)"
@@ -42,6 +49,7 @@ demo: venv
 # MNIST as the loader finds it ($$MNIST_DATA_DIR, else the cache), downloaded into the cache
 # and verified when it is in neither place; stops with the loader's message when that fails.
 mnist: venv
+	@echo "make: checking MNIST (downloaded once when missing)..."
 	@$(PY) -c 'from solutions.data import load_mnist; load_mnist(train_count=0, test_count=0)' \
 		|| { echo "make: MNIST is needed by the tests and could not be fetched (see above)" >&2; exit 1; }
 
@@ -54,9 +62,19 @@ test: venv mnist
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
+# nbgrader's INFO lines (each file it copies) and its warning that --force removes the old
+# release are left out: the old release is removed first, as --force would. Its warnings and
+# errors still show.
+# Every assignment: each folder of source/ that holds a notebook.
+ASSIGNMENTS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard source/*/*.ipynb)))))
+
 release: venv
-	$(VENV)/bin/nbgrader generate_assignment mnist_mlp --force --no-db
-	rm -rf release/mnist_mlp/.ipynb_checkpoints
+	@for assignment in $(ASSIGNMENTS); do \
+		echo "make: regenerating release/$$assignment from source/ with nbgrader..."; \
+		rm -rf release/$$assignment; \
+		$(VENV)/bin/nbgrader generate_assignment $$assignment --force --no-db --log-level=WARN || exit 1; \
+		rm -rf release/$$assignment/.ipynb_checkpoints; \
+	done
 
 clean:
 	rm -rf $(VENV) .jupyter build

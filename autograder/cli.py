@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import resource
 import sys
-import time
 from pathlib import Path
 
-from autograder.assignment import read_assignment
-from autograder.context import name_places
-from autograder.report import GradeResult, grade, table, to_gradescope, write_json_atomically, zero_grade
-from autograder.sandbox import GraderError, Layers, Limits, Sandbox, become_subreaper, detect, refusal
-from autograder.sandbox.workspace import PROCESS_ORDER
-from autograder.submission import SubmissionError, place_labels, student_cells
+from autograder.assignments import UsageError, course_root, identify
+from autograder.report import table, to_gradescope, write_json_atomically
+from autograder.sandbox import GraderError, Limits, become_subreaper, detect, refusal
 
 EXIT_FULL, EXIT_LOST, EXIT_GRADER, EXIT_USAGE = 0, 1, 3, 4
 DEFAULTS = Limits()
@@ -24,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
         description=(
-            "Grade one submitted notebook of the mnist_mlp assignment. The student's code cells "
+            "Grade one submitted notebook of an assignment of the course. The student's code cells "
             "run in a separate, limited process; the checks (pytest) run here and compare."
         ),
         epilog=(
@@ -33,17 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
             "here (its own or the host's fault, never the student's: no results are written), "
             "4 usage error. "
             "Other commands: 'python -m autograder batch --help', "
-            "'python -m autograder package --help'."
+            "'python -m autograder package --help', 'python -m autograder new --help', "
+            "'python -m autograder validate --help'."
         ),
     )
     parser.add_argument("submission", type=Path, help="the submitted .ipynb file")
     parser.add_argument("--results", type=Path, help="write Gradescope-format results JSON here")
     parser.add_argument("--junitxml", type=Path, help="also write a JUnit XML report of every check")
     parser.add_argument(
-        "--assignment", type=Path,
-        help="notebook holding the grade ids and points (default: source/mnist_mlp/mnist_mlp.ipynb "
-        "of this checkout, or $AUTOGRADER_ASSIGNMENT)",
+        "--assignment", metavar="NAME|NOTEBOOK",
+        help="the assignment to grade it as: a folder of the course's source/, or the path of an "
+        "instructor notebook (default: the assignment folder the submission sits in, else the one "
+        "whose grade ids it carries)",
     )
+    parser.add_argument("--course", type=Path, metavar="DIR",
+                        help="the nbgrader course root (default: $AUTOGRADER_COURSE, else the nearest folder "
+                        "above the working directory with source/, else this kit)")
     parser.add_argument("--visibility", default="visible",
                         choices=("visible", "hidden", "after_due_date", "after_published"),
                         help="Gradescope visibility of each test's details (default: visible)")
@@ -112,42 +114,6 @@ def limit_arguments(limits: Limits) -> list[str]:
     ]
 
 
-def grade_submission(
-    path: Path, assignment_path: Path | None = None, limits: Limits = DEFAULTS,
-    visibility: str = "visible", junitxml: Path | None = None, layers: Layers | None = None,
-) -> GradeResult:
-    """Grade one notebook; never raises for a bad submission (it gets 0 and a reason).
-
-    Raises ``GraderError`` when the student process cannot be set up on this host.
-    """
-    started = time.monotonic()
-    assignment = read_assignment(assignment_path)
-    layers = layers if layers is not None else detect()
-    try:
-        cells = student_cells(path, assignment)
-    except SubmissionError as error:
-        result = zero_grade(assignment, str(error), visibility)
-    else:
-        with Sandbox(cells, limits, layers, prestart=PROCESS_ORDER) as sandbox:
-            sandbox.start()  # the student processes load NumPy while pytest is imported here
-            from autograder.runner import run_checks
-
-            outcomes = run_checks(sandbox, str(junitxml) if junitxml else None)
-            output = sandbox.output
-            layers = sandbox.layers  # less any layer that turned out not to work here
-        result = grade(assignment, outcomes, visibility)
-        result.artifacts = sandbox.artifacts
-        places = place_labels(cells)
-        for index, error in sorted(sandbox.cell_errors.items()):
-            result.notes.append(name_places(f"cell {index} failed to run: {error}", places))
-        if output:
-            result.notes.append(f"the submission printed {len(output)} characters (not shown)")
-    result.isolation = layers.report()
-    result.notes.append(layers.summary())
-    result.execution_time = time.monotonic() - started
-    return result
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["batch"]:
@@ -158,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         from autograder.package import main as package_main
 
         return package_main(argv[1:])
+    if argv[:1] in (["new"], ["validate"]):
+        from autograder.authoring import main as authoring_main
+
+        return authoring_main(argv)
     parser = build_parser()
     args = parse_arguments(parser, argv)
     if isinstance(args, int):
@@ -174,20 +144,28 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"{parser.prog}: {problem}", file=sys.stderr)
         return EXIT_GRADER
-    become_subreaper()
-    gc.freeze()  # what is imported by now lives as long as the process: collections need not scan it
+    assignment = os.environ.get("AUTOGRADER_ASSIGNMENT") if args.assignment is None else args.assignment
     try:
-        result = grade_submission(
-            args.submission, args.assignment, limits, args.visibility, args.junitxml
-        )
-    except FileNotFoundError as error:
+        root = args.course.resolve() if args.course else course_root()
+        graded = identify(args.submission, root, assignment)
+    except UsageError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    become_subreaper()
+    gc.freeze()  # what is imported by now lives as long as the process: collections need not scan it
+    from autograder.grade import grade_submission
+    from autograder.runner import AssignmentFault
+
+    try:
+        result = grade_submission(args.submission, graded, limits, args.visibility, args.junitxml)
     except GraderError as error:
         print(f"{parser.prog}: grader error, not the student's: {error}", file=sys.stderr)
         return EXIT_GRADER
+    except AssignmentFault as error:
+        print(f"{parser.prog}: error in the assignment, not the student's: {error}", file=sys.stderr)
+        return EXIT_GRADER
     result.grader_peak_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if args.results:
-        write_json_atomically(to_gradescope(result), args.results)
+        write_json_atomically(to_gradescope(result, args.visibility), args.results)
     print(f"{args.submission}: {result.score:g}/{result.max_score:g}" if args.quiet else table(result))
     return EXIT_FULL if result.full_marks else EXIT_LOST

@@ -1,33 +1,30 @@
-"""The given cells the student's cells run with in the sandbox, and the names of places.
+"""The given cells the student's cells run with, and the names of places.
 
-A given cell whose metadata says ``"autograder": {"context": "run"}`` (imports, the
-normalisation, the labels, the hyperparameters) runs in the student's process, in notebook
-order, with its source taken from the assignment notebook, never from the submission. It
-runs statement by statement, quietly: a statement that cannot run there (``import
-matplotlib``, a call of an unfinished task) is skipped, as its names would be missing in
-the student's notebook too; what it prints is dropped, and one that prints over a MiB (a
-student's function caught in a print loop) is stopped and skipped. The cell marked
-``"mnist"`` loads the data: in the sandbox (no files, no network) the grader defines its
-arrays instead, the first 1,000 images and labels of each set (``x_train`` (1000, 784)
-uint8, ``y_train`` (1000,) uint8, and the same for ``x_test``, ``y_test``). The expensive
-given cells (the 20-epoch run, the plots) are not marked and do not run.
+A given cell of kind ``"run"`` (imports, a normalisation, labels, hyperparameters) runs in the
+student's process, in notebook order, with its source taken from the assignment notebook, never
+from the submission. It runs statement by statement, quietly: a statement that cannot run there
+(``import matplotlib``, a call of an unfinished task) is skipped, as its names would be missing
+in the student's notebook too; what it prints is dropped, and one that prints over a MiB (a
+student's function caught in a print loop) is stopped and skipped.
+
+A given cell of kind ``"data"`` loads data: it runs here, in the grading process, which may read
+files (the sandbox cannot), together with the given cells above it, and the arrays, numbers and
+strings it defines are handed to the student's process as data (cut to their first ``rows``
+rows when the cell says so). An assignment's module in ``solutions`` may provide them faster
+(``given_values(grade_id)``).
 """
 
 from __future__ import annotations
 
 import ast
-import base64
 import re
-import zlib
-from functools import cache
+from typing import Any
 
 import numpy as np
 
 from autograder.assignment import ContextCell
+from autograder.contract import defined_names
 
-CONTEXT_IMAGES = 1000
-MNIST_NAMES = {"x_train": "training_images", "y_train": "training_labels",
-               "x_test": "test_images", "y_test": "test_labels"}
 # What a given cell prints is dropped; a statement that prints over a MiB (a student's function
 # caught in a print loop) is stopped there, not left to fill memory or the output limit.
 RUNNER = '''def __given_cell(statements, filename):
@@ -52,12 +49,11 @@ RUNNER = '''def __given_cell(statements, filename):
         except Exception:
             pass
 '''
+DATA_TYPES = (np.ndarray, np.generic, int, float, bool, str, bytes, complex, type(None))
 
 
 def context_source(cell: ContextCell) -> str:
-    """The source the sandbox runs for a given cell (see the module's docstring)."""
-    if cell.kind == "mnist":
-        return mnist_source()
+    """The source the sandbox runs for a ``"run"`` given cell (see the module's docstring)."""
     try:
         tree = ast.parse(cell.source)
     except SyntaxError:
@@ -67,23 +63,18 @@ def context_source(cell: ContextCell) -> str:
             "del __given_cell\n")
 
 
-@cache
-def mnist_source() -> str:
-    """Source defining the first MNIST images and labels as the data cell would (or nothing)."""
-    try:
-        from solutions.data import load_mnist
-
-        raw = load_mnist(train_count=CONTEXT_IMAGES, test_count=CONTEXT_IMAGES)
-    except Exception:  # noqa: BLE001 - no data: the names stay undefined, as in a notebook without it
-        return "pass\n"
-    lines = ["import base64 as __b64, zlib as __zlib"]
-    for name, key in MNIST_NAMES.items():
-        array = np.ascontiguousarray(raw[key], dtype=np.uint8)
-        packed = base64.b64encode(zlib.compress(array.tobytes(), 1)).decode()
-        lines.append(f"{name} = np.frombuffer(__zlib.decompress(__b64.b64decode({packed!r})), "
-                     f"dtype=np.uint8).reshape({array.shape!r}).copy()")
-    lines.append("del __b64, __zlib")
-    return "\n".join(lines) + "\n"
+def data_values(cell: ContextCell, namespace: dict[str, Any]) -> dict[str, Any]:
+    """What a ``"data"`` cell hands to the student's process: the plain data among the names it
+    defines, once it has run in ``namespace`` (arrays cut to the cell's ``rows``)."""
+    functions, values, _ = defined_names(cell.source)
+    found = {}
+    for name in values:
+        value = namespace.get(name)
+        if isinstance(value, DATA_TYPES) and not callable(value):
+            if isinstance(value, np.ndarray) and cell.rows is not None and value.ndim:
+                value = value[: cell.rows].copy()
+            found[name] = value
+    return found
 
 
 PLACE = re.compile(r"\bcell (\d+)\b")

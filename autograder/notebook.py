@@ -1,51 +1,48 @@
-"""The notebook's hidden tests: the grader's checks, run in the notebook's own kernel.
+"""The notebook's hidden tests: an assignment's checks, run in the notebook's own kernel.
 
-nbgrader runs a hidden test cell in the same process as the student's code, so
-these checks can be fooled there (see docs/grading.md); ``python -m autograder``
-runs the very same check functions against a sandboxed process instead.
+nbgrader runs a hidden test cell in the same process as the student's code, so these checks can
+be fooled there (see docs/grading.md); ``python -m autograder`` runs the very same check
+functions against a sandboxed process instead. A hidden test cell reads::
+
+    from autograder.notebook import run_checks
+    run_checks("ASSIGNMENT", "GRADE_ID", globals())
 """
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import inspect
 import warnings
-import zlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from autograder import worker
-from autograder.expect import CheckFailure, GradedStudent, StudentRaised
-from autograder.sandbox import CallResult, MissingFunction, StudentError, parse_reply
+from autograder.assignments import Graded, course_root, importable, load, notebooks
+from autograder.runner import check_rng
+from autograder.sandbox import MissingFunction, StudentError
+from autograder.student import KernelStudent
 
 
-class InProcessStudent:
-    """The student's functions in ``namespace``, called through the sandbox's own call path."""
-
-    def __init__(self, namespace: dict) -> None:
-        from solutions import network
-
-        self.namespace = namespace
-        self.references = vars(network)
-
-    def call(
-        self, function: str, args: list[Any], kwargs: dict | None = None, repeat: int = 1
-    ) -> CallResult:
-        arrays: list[np.ndarray] = []
-        request = {
-            "function": function,
-            "args": [worker.encode(a, arrays) for a in args],
-            "kwargs": {k: worker.encode(v, arrays) for k, v in (kwargs or {}).items()},
-            "repeat": repeat,
-        }
-        header, out = worker.run_call(self.namespace, self.references, request, arrays)
-        return parse_reply(function, header, out, {})
+def graded_notebook(assignment: str, grade_id: str, root: Path | None = None) -> Graded:
+    """The notebook of ``assignment`` whose test cell ``grade_id`` is."""
+    root = root or course_root()
+    for path in notebooks(root, assignment):
+        graded = load(root, assignment, path.stem)
+        if any(cell.grade_id == grade_id for cell in graded.assignment.graded):
+            return graded
+    raise LookupError(f"no test cell {grade_id!r} in assignment {assignment!r} of the course at {root}")
 
 
-def checks_for(grade_id: str) -> list[tuple[str, Any]]:
+def checks_for(graded: Graded, grade_id: str) -> list[tuple[str, Any]]:
     """The check functions of a grade id, in the order they are written."""
-    module = importlib.import_module(f"autograder.checks.{grade_id}")
+    path = graded.check_module(grade_id)
+    if path is None:
+        raise LookupError(f"assignment {graded.name} has no checks module for {grade_id}")
+    with importable(*graded.import_folders):
+        spec = importlib.util.spec_from_file_location(f"_checks_{graded.name}_{grade_id}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     functions = [
         (name, f) for name, f in vars(module).items()
         if name.startswith("test_") and inspect.isfunction(f) and f.__module__ == module.__name__
@@ -53,24 +50,27 @@ def checks_for(grade_id: str) -> list[tuple[str, Any]]:
     return sorted(functions, key=lambda item: item[1].__code__.co_firstlineno)
 
 
-def check_rng(grade_id: str, check_name: str) -> np.random.Generator:
-    """The generator a check gets: seeded by its names, so every run sees the same inputs."""
-    return np.random.default_rng(zlib.crc32(f"{grade_id}::{check_name}".encode()))
+class ChecksFailed(AssertionError):
+    """The hidden checks of a test cell that failed: Jupyter shows their messages, nothing else."""
+
+    def _render_traceback_(self) -> list[str]:
+        return str(self).splitlines()
 
 
-def run_checks(grade_id: str, namespace: dict) -> None:
+def run_checks(assignment: str, grade_id: str, namespace: dict) -> None:
     """Run every check of ``grade_id`` on the functions in ``namespace`` (a notebook's globals()).
 
     Raises AssertionError listing each failed check's message; prints nothing.
     """
-    student = GradedStudent(InProcessStudent(namespace))
+    graded = graded_notebook(assignment, grade_id)
+    student = KernelStudent(namespace, graded.references, graded.calls)
     failures = []
-    for name, check in checks_for(grade_id):
+    for name, check in checks_for(graded, grade_id):
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
                 check(student, check_rng(grade_id, name))
-        except (CheckFailure, StudentError, StudentRaised, MissingFunction) as error:
+        except (AssertionError, StudentError, MissingFunction) as error:
             failures.append(f"{name}: {error}")
     if failures:
-        raise AssertionError("\n".join(failures))
+        raise ChecksFailed("\n".join(failures))

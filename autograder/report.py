@@ -11,12 +11,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import worker
+from autograder import text
 from autograder.assignment import Assignment
 from autograder.runner import CheckOutcome
 
 MAX_MESSAGE = 2000  # characters of one check's message in the results
 MAX_NOTES = 40
+NOT_WRITTEN = "NotImplementedError"
 
 
 @dataclass
@@ -24,7 +25,9 @@ class GradeResult:
     """The grade of one submission: a test entry per graded cell, a total, and notes."""
 
     tests: list[dict] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the grader's, for instructors (isolation...)
+    student_notes: list[str] = field(default_factory=list)  # about the notebook: follow the visibility
+    assignment: str = ""
     checks: list[CheckOutcome] = field(default_factory=list)
     artifacts: dict = field(default_factory=dict)
     isolation: dict = field(default_factory=dict)
@@ -53,8 +56,12 @@ def grade(assignment: Assignment, outcomes: list[CheckOutcome], visibility: str)
         if not mine:
             raise RuntimeError(f"no check ran for grade id {cell.grade_id!r}")
         passed = all(o.passed for o in mine)
-        lines = [f"{'PASS' if o.passed else 'FAIL'} {o.name}" + ("" if o.passed else f": {o.message}")
-                 for o in mine]
+        if not_written(mine):
+            lines = [f"NOT WRITTEN {cell.grade_id}: not written yet (its answer cell still raises "
+                     "NotImplementedError)"]
+        else:
+            lines = [f"{'PASS' if o.passed else 'FAIL'} {o.name}" + ("" if o.passed else f": {o.message}")
+                     for o in mine]
         result.tests.append({
             "name": cell.grade_id,
             "score": cell.points if passed else 0.0,
@@ -66,9 +73,16 @@ def grade(assignment: Assignment, outcomes: list[CheckOutcome], visibility: str)
     return result
 
 
-def clip(text: str, limit: int = MAX_MESSAGE) -> str:
-    """``text`` cut to ``limit`` characters, saying so (``worker.clip`` with the report's limit)."""
-    return worker.clip(text, limit)
+def not_written(outcomes: list[CheckOutcome]) -> bool:
+    """Whether every check of a cell failed because its function still raises NotImplementedError."""
+    return bool(outcomes) and all(not o.passed and f"raised {NOT_WRITTEN}" in o.message for o in outcomes)
+
+
+def clip(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` cut to ``limit`` characters, saying so."""
+    if len(message) <= limit:
+        return message
+    return message[:limit] + f"... ({len(message) - limit} more characters)"
 
 
 def _capped(outcome: CheckOutcome) -> CheckOutcome:
@@ -79,7 +93,7 @@ def _capped(outcome: CheckOutcome) -> CheckOutcome:
 def zero_grade(assignment: Assignment, reason: str, visibility: str) -> GradeResult:
     """A submission that could not be read or run: every cell 0, with the reason."""
     reason = clip(reason)
-    result = GradeResult(notes=[reason])
+    result = GradeResult(student_notes=[reason])
     for cell in assignment.graded:
         result.tests.append({
             "name": cell.grade_id, "score": 0.0, "max_score": cell.points, "status": "failed",
@@ -88,33 +102,49 @@ def zero_grade(assignment: Assignment, reason: str, visibility: str) -> GradeRes
     return result
 
 
-def to_gradescope(result: GradeResult) -> dict:
-    """Gradescope's results.json structure (extra details under ``extra_data``)."""
+def to_gradescope(result: GradeResult, visibility: str = "visible") -> dict:
+    """Gradescope's results.json structure (extra details under ``extra_data``).
+
+    The top-level ``output`` is shown to students at once, whatever the tests' visibility: it
+    holds the score, and the notes about the notebook only when the tests are visible; else
+    those go into a test of 0 points that has the tests' visibility. The grader's own notes
+    (the isolation it had) are for instructors: under ``extra_data``.
+    """
     summary = f"Score: {result.score:g} / {result.max_score:g}"
+    notes = notes_of(result.student_notes)
+    tests = list(result.tests)
+    if notes and visibility != "visible":
+        tests.append({"name": "notes on the notebook", "score": 0.0, "max_score": 0.0, "status": "passed",
+                      "output": "\n".join(notes), "visibility": visibility})
+        notes = []
     return {
         "score": result.score,
         "execution_time": round(result.execution_time, 3),
-        "output": "\n".join([summary, *notes_of(result)]),
-        "tests": result.tests,
+        "output": "\n".join([summary, *notes]),
+        "tests": tests,
         "extra_data": {
+            "assignment": result.assignment,
             "max_score": result.max_score,
+            "notes": notes_of(result.notes),
+            "student_notes": notes_of(result.student_notes),
             "isolation": result.isolation,
             "grader_peak_bytes": result.grader_peak_bytes,
             "artifacts": result.artifacts,
             "checks": [
-                {"grade_id": c.grade_id, "name": c.name, "passed": c.passed, "message": c.message}
+                {"grade_id": c.grade_id, "name": c.name, "passed": c.passed, "message": c.message,
+                 "seconds": round(c.seconds, 3)}
                 for c in result.checks
             ],
         },
     }
 
 
-def notes_of(result: GradeResult) -> list[str]:
-    """The notes, each capped, at most ``MAX_NOTES`` of them."""
-    notes = [clip(note) for note in result.notes[:MAX_NOTES]]
-    if len(result.notes) > MAX_NOTES:
-        notes.append(f"... and {len(result.notes) - MAX_NOTES} more notes")
-    return notes
+def notes_of(notes: list[str]) -> list[str]:
+    """The notes, each capped and on one line, at most ``MAX_NOTES`` of them."""
+    kept = [text.one_line(clip(note)) for note in notes[:MAX_NOTES]]
+    if len(notes) > MAX_NOTES:
+        kept.append(f"... and {len(notes) - MAX_NOTES} more notes")
+    return kept
 
 
 def new_file_mode() -> int:
@@ -150,9 +180,20 @@ def table(result: GradeResult) -> str:
     for test in result.tests:
         points = f"{test['score']:g}/{test['max_score']:g}"
         rows.append(f"{test['name']:<{width}}  {points:>9}  {test['status']}")
-        rows.extend(f"    {line}" for line in test["output"].splitlines() if line.startswith("FAIL"))
+        rows.extend(f"    {text.one_line(line)}" for line in failing_lines(test["output"]))
     rows.append("-" * (width + 19))
     total = f"{result.score:g}/{result.max_score:g}"
     rows.append(f"{'total':<{width}}  {total:>9}")
-    rows.extend(notes_of(result))
+    rows.extend(notes_of(result.student_notes) + notes_of(result.notes))
     return "\n".join(rows)
+
+
+def failing_lines(output: str) -> list[str]:
+    """A test's failing checks, one line each (a message's hint joined to it)."""
+    lines: list[str] = []
+    for line in output.splitlines():
+        if line.startswith(("FAIL", "NOT WRITTEN")):
+            lines.append(line)
+        elif lines and not line.startswith("PASS"):
+            lines[-1] += " " + line
+    return lines

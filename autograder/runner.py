@@ -1,29 +1,51 @@
-"""Run the checks with pytest against one sandboxed submission and collect the outcomes."""
+"""Run an assignment's checks with pytest against one sandboxed submission; collect the outcomes.
+
+The notebook is the test file: a pytest plugin collects, in notebook order, for each autograded
+test cell either the assignment's pytest module of checks for it (``test_<grade id>.py`` in
+``solutions/<assignment>/checks``) or, without one, the cell's own code (``testcells``). Checks
+get two fixtures: ``student`` (``student.GradedStudent``) and ``rng`` (a generator seeded by the
+check's name: the same inputs on every run).
+"""
 
 from __future__ import annotations
 
 import os
-import time
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from autograder.assignments import Graded, importable
 from autograder.context import name_places
-from autograder.expect import CheckFailure, GradedStudent, StudentRaised
-from autograder.notebook import check_rng
 from autograder.sandbox import GraderError, MissingFunction, Sandbox, SandboxError, StudentError
-from autograder.sandbox.workspace import PROCESS_ORDER, process_of
+from autograder.student import GradedStudent
 from autograder.submission import place_labels
+from autograder.testcells import NotebookNamespace, TestCellFailure, run_statements, run_test_cell
 
-CHECKS_DIR = Path(__file__).parent / "checks"
-EXPECTED_FAILURES = (CheckFailure, StudentError, StudentRaised, MissingFunction, SandboxError)
+EXPECTED_FAILURES = (AssertionError, StudentError, MissingFunction, SandboxError)
 # pytest plugins the checks do not use. ``unraisableexception`` alone costs a grading a tenth
 # of a second or more: it runs gc.collect() over the whole process at the end of the session.
-UNUSED_PLUGINS = ("terminal", "cacheprovider", "unraisableexception", "threadexception", "doctest",
-                  "pastebin", "stepwise", "setuponly", "setupplan", "subtests", "unittest",
-                  "legacypath", "logging", "debugging")
+UNUSED_PLUGINS = (
+    "terminal",
+    "cacheprovider",
+    "unraisableexception",
+    "threadexception",
+    "doctest",
+    "pastebin",
+    "stepwise",
+    "setuponly",
+    "setupplan",
+    "subtests",
+    "unittest",
+    "legacypath",
+    "logging",
+    "debugging",
+    "python_path",
+)
+GRADE_ID = pytest.StashKey[str]()
 
 
 @dataclass(frozen=True)
@@ -37,21 +59,94 @@ class CheckOutcome:
     seconds: float
 
 
+def check_rng(grade_id: str, check_name: str) -> np.random.Generator:
+    """The generator a check gets: seeded by its names, so every run sees the same inputs."""
+    return np.random.default_rng(zlib.crc32(f"{grade_id}::{check_name}".encode()))
+
+
+class TestCellItem(pytest.Item):
+    """A test cell graded by its own code (no checks module for its grade id)."""
+
+    def __init__(self, *, cell: Any, plugin: GradingPlugin, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cell, self.plugin = cell, plugin
+
+    def runtest(self) -> None:
+        run_test_cell(
+            self.cell.source, self.plugin.notebook_namespace(self.cell.grade_id), self.cell.grade_id
+        )
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, self.name
+
+
+class NotebookChecks(pytest.File):
+    """The checks of one notebook, test cell by test cell, in notebook order."""
+
+    plugin: GradingPlugin
+
+    def collect(self) -> Any:
+        for cell in self.plugin.graded.assignment.graded:
+            module = self.plugin.graded.check_module(cell.grade_id)
+            if module is not None:
+                collector = pytest.Module.from_parent(self, path=module)
+                collector.stash[GRADE_ID] = cell.grade_id
+                yield collector
+            else:
+                item = TestCellItem.from_parent(self, name=cell.grade_id, cell=cell, plugin=self.plugin)
+                item.stash[GRADE_ID] = cell.grade_id
+                yield item
+
+
 class GradingPlugin:
     """A pytest plugin giving the checks their ``student`` and ``rng``, recording outcomes."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-        self.student_view = GradedStudent(sandbox)
-        self.places = place_labels(getattr(sandbox, "cells", []))
+    def __init__(self, graded: Graded, sandbox: Sandbox, given: Given | None = None) -> None:
+        self.graded, self.sandbox = graded, sandbox
         self.outcomes: list[CheckOutcome] = []
+        self.places = place_labels(sandbox.cells)
         self.grader_error: GraderError | None = None  # the host's fault: no grade at all
+        self.broken_modules: list[str] = []  # check modules that could not be collected
+        self.student_view = GradedStudent(
+            sandbox, graded.references, graded.calls, graded.process, self.function_passed
+        )
+        self._namespace: NotebookNamespace | None = None
+        self._given = given or Given()
+
+    def function_passed(self, function: str) -> bool | None:
+        grade_id = self.graded.assignment.grade_id_of(function)
+        mine = [o for o in self.outcomes if o.grade_id == grade_id]
+        return bool(mine) and all(o.passed for o in mine) if grade_id else None
+
+    def notebook_namespace(self, grade_id: str) -> NotebookNamespace:
+        """The namespace test cells run in, with the given cells above ``grade_id`` run in it."""
+        assignment = self.graded.assignment
+        if self._namespace is None:
+            self._namespace = NotebookNamespace(self.sandbox, assignment.contract.names, self.graded.process)
+            dict.update(self._namespace, self._given.namespace)
+        limit = assignment.order.index(grade_id) if grade_id in assignment.order else len(assignment.order)
+        for cell in assignment.context:
+            if cell.grade_id not in self._given.ran and assignment.order.index(cell.grade_id) < limit:
+                self._given.ran.add(cell.grade_id)
+                run_statements(cell.source, self._namespace, f"<given cell {cell.grade_id}>")
+        return self._namespace
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.broken_modules.append(f"{Path(str(report.fspath)).name}: {str(report.longrepr)[-600:]}")
 
     def pytest_configure(self, config: pytest.Config) -> None:
         # The messages come from the exceptions (``pytest_runtest_makereport`` below). pytest's
         # long report of a failure parses the source of every frame, and only --junitxml reads
         # it: a plain traceback instead saves the blank release 0.5 s.
         config.option.tbstyle = "native"
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+        if file_path == self.graded.notebook:
+            collector = NotebookChecks.from_parent(parent, path=file_path)
+            collector.plugin = self
+            return collector
+        return None
 
     @pytest.fixture
     def student(self) -> GradedStudent:
@@ -60,11 +155,6 @@ class GradingPlugin:
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
         return check_rng(grade_id_of(request.node), request.node.name)
-
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Check the functions of one student process together, so each process starts once
-        (pytest would take the files in alphabetical order, switching processes five times)."""
-        items.sort(key=lambda item: PROCESS_ORDER.index(process_of(grade_id_of(item).removeprefix("test_"))))
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
@@ -75,8 +165,10 @@ class GradingPlugin:
                 self.grader_error = self.grader_error or call.excinfo.value
             if call.excinfo is not None:
                 error = call.excinfo.value
-                message = str(error) if isinstance(error, EXPECTED_FAILURES) else (
-                    f"the check could not use what came back ({type(error).__name__}: {error})"
+                message = (
+                    str(error)
+                    if isinstance(error, (*EXPECTED_FAILURES, TestCellFailure))
+                    else (f"the check could not use what came back ({type(error).__name__}: {error})")
                 )
             message = name_places(message, self.places)
             self.outcomes.append(
@@ -85,28 +177,60 @@ class GradingPlugin:
 
 
 def grade_id_of(item: pytest.Item) -> str:
-    """Checks live in ``autograder/checks/<grade id>.py``."""
+    """The grade id an item checks: its own, or its module collector's."""
+    node: Any = item
+    while node is not None:
+        if GRADE_ID in node.stash:
+            return node.stash[GRADE_ID]
+        node = node.parent
     return Path(str(item.path)).stem
 
 
-def run_checks(sandbox: Sandbox, junitxml: str | None = None) -> list[CheckOutcome]:
-    """Run every check under pytest; the student process is ``sandbox``."""
+@dataclass
+class Given:
+    """The grading process's own run of the given cells so far: the names they defined, and which
+    cells have run (``grade.given_data`` runs those up to the last data cell before grading)."""
+
+    namespace: dict[str, Any] = field(default_factory=dict)
+    ran: set[str] = field(default_factory=set)
+
+
+def run_checks(
+    graded: Graded, sandbox: Sandbox, junitxml: str | None = None, given: Given | None = None
+) -> list[CheckOutcome]:
+    """Run every check of ``graded`` under pytest; the student processes are ``sandbox``."""
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    folder = graded.checks_dir or graded.folder
     args = [
-        str(CHECKS_DIR),
-        "-c", str(CHECKS_DIR / "pytest.ini"),
-        "--rootdir", str(CHECKS_DIR),
+        str(graded.notebook),
+        "--rootdir",
+        str(folder),
+        "-c",
+        os.devnull,
+        "--import-mode=importlib",
+        "--continue-on-collection-errors",
         *(arg for plugin in UNUSED_PLUGINS for arg in ("-p", f"no:{plugin}")),
         "--assert=plain",
-        "-W", "ignore",
+        "-W",
+        "ignore",
     ]
     args += [f"--junitxml={junitxml}"] if junitxml else ["-p", "no:junitxml"]
-    plugin = GradingPlugin(sandbox)
-    started = time.monotonic()
-    with np.errstate(all="ignore"):
+    plugin = GradingPlugin(graded, sandbox, given)
+    with importable(*graded.import_folders), np.errstate(all="ignore"):
         pytest.main(args, plugins=[plugin])
     if plugin.grader_error is not None:
         raise plugin.grader_error
-    if not plugin.outcomes:
-        raise RuntimeError(f"no checks ran ({time.monotonic() - started:.1f} s)")
+    ran = {o.grade_id for o in plugin.outcomes}
+    missing = [c.grade_id for c in graded.assignment.graded if c.grade_id not in ran]
+    if missing or plugin.broken_modules:
+        why = "; ".join(plugin.broken_modules) or f"no check ran for {', '.join(missing)}"
+        raise AssignmentFault(
+            f"the checks of assignment {graded.name} are broken ({why}); "
+            f"run: python -m autograder validate {graded.name}"
+        )
     return plugin.outcomes
+
+
+class AssignmentFault(Exception):
+    """The assignment's own definition is broken (a check module that does not import...): the
+    grader's side, never the student's points."""

@@ -11,9 +11,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from autograder import text
 from autograder.assignment import Assignment
+from autograder.context import context_source
 from autograder.sandbox import Cell
 
 MAGIC_LINE = re.compile(r"^(\s*)([%!].*)$", re.MULTILINE)
@@ -39,7 +44,8 @@ def nbgrader_metadata(cell: dict) -> dict:
     return meta
 
 
-def student_cells(path: str | os.PathLike, assignment: Assignment) -> list[Cell]:
+def student_cells(path: str | os.PathLike, assignment: Assignment,
+                  data: Mapping[str, Mapping[str, Any]] | None = None) -> list[Cell]:
     """The code cells to run for a submission, as ``Cell(index, source, label)`` in notebook order.
 
     The answer cells and the cells the student added, and, before each answer cell, the given
@@ -47,9 +53,9 @@ def student_cells(path: str | os.PathLike, assignment: Assignment) -> list[Cell]
     submission; see ``autograder.context``). ``index`` counts all cells of the submission from
     1 (context cells the submission lacks get indices after its last cell); ``label`` names
     the place as the student sees it: "Task 2 answer cell", "your cell after Task 2",
-    "given cell normalise".
+    "given cell normalise". A data cell's names come from ``data`` (its grade id -> names).
     """
-    from autograder.context import context_source
+    data = data or {}
 
     notebook = read_notebook(path)
     cells = notebook["cells"]
@@ -65,7 +71,11 @@ def student_cells(path: str | os.PathLike, assignment: Assignment) -> list[Cell]
         while pending and assignment.order.index(pending[0].grade_id) <= limit:
             given = pending.pop(0)
             index = positions.get(given.grade_id) or (spare := spare + 1)
-            chosen.append(Cell(index, context_source(given), f"given cell {given.grade_id}"))
+            label = f"given cell {given.grade_id}"
+            if given.kind == "data":
+                chosen.append(Cell(index, "", label, values=dict(data.get(given.grade_id, {}))))
+            else:
+                chosen.append(Cell(index, context_source(given), label))
 
     for index, cell in enumerate(cells, start=1):
         if cell.get("cell_type") != "code":
@@ -103,12 +113,8 @@ def read_notebook(path: str | os.PathLike) -> dict:
     second (its JSON-schema validator), about a third of a whole grading run.
     """
     path = Path(path)
-    name = path.name
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_NOTEBOOK_BYTES + 1)
-    except OSError as error:
-        raise SubmissionError(f"{name}: cannot be read ({error.strerror})") from None
+    name = text.name(path.name)
+    raw = read_regular_file(path, name, MAX_NOTEBOOK_BYTES + 1)
     if len(raw) > MAX_NOTEBOOK_BYTES:
         raise SubmissionError(
             f"{name}: the file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB. Hint: clear the outputs "
@@ -131,11 +137,35 @@ def read_notebook(path: str | os.PathLike) -> dict:
     if major == 3:
         data = _upgrade(raw, name)
     elif major != 4:
-        raise SubmissionError(f"{name}: unsupported notebook format version {major!r} (need 3 or 4).")
+        raise SubmissionError(
+            f"{name}: unsupported notebook format version {text.quote(major, 40)} (need 3 or 4)."
+        )
     cells = data.get("cells")
     if not isinstance(cells, list) or not all(_is_cell(cell) for cell in cells):
         raise SubmissionError(f"{name}: not a valid notebook (its cells are malformed).")
     return data
+
+
+def read_regular_file(path: Path, name: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of ``path``, which must be a regular file reached without following a
+    link at its last step (a link could point anywhere: at the course's own notebooks, a FIFO)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno == 40 or path.is_symlink():  # ELOOP: the last step is a link
+            raise SubmissionError(f"{name}: is a symbolic link, not a notebook. Hint: submit the notebook "
+                                  "file itself.") from None
+        raise SubmissionError(f"{name}: cannot be read ({error.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SubmissionError(f"{name}: is not a regular file. Hint: submit the notebook file itself.")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(limit)
+    except OSError as error:
+        raise SubmissionError(f"{name}: cannot be read ({error.strerror})") from None
+    finally:
+        os.close(fd)
 
 
 def _is_cell(cell: object) -> bool:

@@ -1,356 +1,314 @@
-"""The untrusted side: runs a student's cells and calls their functions on request.
+"""The untrusted side: runs a student's cells and answers the grading process's requests.
 
-This file is copied into each sandbox and run there as a script with only the
-standard library and NumPy importable; it must not import anything else of the kit.
-The trusted process imports it too, for the wire format (``encode``/``decode``,
-``send``/``receive``) and for ``run_call``, which the in-process checks of the
-notebook's hidden tests share.
+This file is copied into each sandbox (as ``_autograder_worker``, beside ``_autograder_wire``)
+and run there with only the standard library and NumPy importable. It holds the student's code
+and nothing of the grader's: no reference, no check, no expected value. Where a check wants a
+student function to run with another function in place of one it calls (the grader's
+version, for one-mistake-once), the grader sends a *callable id*: the worker puts a proxy
+under that name, and each call of it is a request back to the grading process, which runs its
+own function there and answers with plain data (in-place changes of the arguments included).
 
-Wire format: a message is an 8-byte big-endian length, a JSON header of that
-length, then the raw bytes of the arrays the header lists (dtype, shape, size).
-Only numeric and boolean dtypes cross; nothing is ever pickled.
+Requests (``op``): ``load`` (run cells), ``call`` (call a function ``repeat`` times, with
+``bind``: names in place for the call only), ``get`` (a name's value, as data or a handle),
+``set`` (bind names to values, callables or handles), ``delete`` (a name). Every reply and
+every call back carries the ``seq`` of the request it belongs to.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import os
 import signal
-import struct
 import sys
 import traceback
-from collections.abc import Callable
+import warnings
 from typing import Any, BinaryIO
 
 import numpy as np
 
-CONTRACT = (
-    "one_hot_encoding",
-    "relu",
-    "relu2deriv",
-    "dropout_mask",
-    "train_step",
-    "evaluate",
-    "train",
-)
-# The other contract functions each one calls; the grader swaps in the reference
-# versions of these so that one mistake costs points once.
-DEPENDENCIES = {
-    "train_step": ("relu", "relu2deriv"),
-    "evaluate": ("relu",),
-    "train": ("dropout_mask", "train_step", "evaluate"),
-}
-NUMERIC_KINDS = "biuf"
-MAX_MESSAGE_BYTES = 512 * 2**20  # a request (the grader's own)
-MAX_REPLY_BYTES = 64 * 2**20  # a reply: the largest honest one (train's arguments back) is ~13 MB
-MAX_HEADER_BYTES = 4 * 2**20  # a reply's JSON header
-MAX_TEXT = 1000  # characters of any text from the student process that reaches a message
-SCALAR_TYPES = {"bool": bool, "int": int, "float": float}
-MAX_SCALARS = 10  # distinct values kept per argument position
+if __package__:  # imported by the kit (tests)
+    from autograder import wire
+else:  # in the sandbox
+    import _autograder_wire as wire  # type: ignore[no-redef]
 
-
-class WireError(Exception):
-    """A message that does not follow the wire format."""
-
-
-# ----------------------------------------------------------------------------- values
-
-
-class Rng:
-    """An argument that the receiving side turns into ``numpy.random.default_rng(seed)``.
-
-    ``skip`` doubles are drawn first (as if initial weights had been drawn from it);
-    within one request, arguments with the same ``key`` are the same Generator.
-    """
-
-    def __init__(self, seed: int, key: int = 0, skip: int = 0) -> None:
-        self.seed, self.key, self.skip = seed, key, skip
-
-
-def encode(value: Any, arrays: list[np.ndarray]) -> dict:
-    """Describe ``value`` as JSON, appending its arrays to ``arrays``.
-
-    Numbers, booleans and numeric arrays become arrays; tuples, lists and dicts
-    with string keys are walked; anything else is described by its type name only.
-    """
-    if value is None:
-        return {"t": "none"}
-    if isinstance(value, Rng):
-        return {"t": "rng", "id": value.key, "seed": value.seed, "skip": value.skip}
-    if type(value) in (bool, int, float):
-        return _encode_array(np.asarray(value), arrays, python=type(value).__name__)
-    if type(value) is np.ndarray or isinstance(value, np.generic):
-        array = np.asarray(value)
-        if array.dtype.kind in NUMERIC_KINDS:
-            scalar = "numpy" if isinstance(value, np.generic) else None
-            return _encode_array(array, arrays, python=scalar)
-    if type(value) in (tuple, list):
-        return {"t": type(value).__name__, "items": [encode(item, arrays) for item in value]}
-    if type(value) is dict and all(type(key) is str for key in value):
-        return {"t": "dict", "items": {key: encode(item, arrays) for key, item in value.items()}}
-    return {"t": "object", "type": type(value).__name__}
-
-
-def _encode_array(array: np.ndarray, arrays: list[np.ndarray], python: str | None) -> dict:
-    arrays.append(np.asarray(array, order="C"))
-    return {"t": "array", "i": len(arrays) - 1, "python": python}
-
-
-def decode(node: Any, arrays: list[np.ndarray]) -> Any:
-    """Inverse of ``encode``: arrays as ``numpy.ndarray``, scalars as Python or NumPy scalars.
-
-    Anything malformed (a forged reply) raises ``WireError``.
-    """
-    try:
-        return _decode(node, arrays)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as error:
-        raise WireError(f"malformed value ({type(error).__name__})") from None
-
-
-def _decode(node: Any, arrays: list[np.ndarray]) -> Any:
-    if not isinstance(node, dict):
-        raise WireError("malformed value")
-    kind = node.get("t")
-    if kind == "none":
-        return None
-    if kind == "array":
-        array = arrays[int(node["i"])]
-        scalar = node.get("python")
-        if scalar in SCALAR_TYPES and array.ndim == 0:
-            return SCALAR_TYPES[scalar](array.item())
-        return array[()] if scalar == "numpy" and array.ndim == 0 else array
-    if kind in ("tuple", "list"):
-        items = [_decode(item, arrays) for item in node["items"]]
-        return tuple(items) if kind == "tuple" else items
-    if kind == "dict":
-        return {str(key): _decode(item, arrays) for key, item in node["items"].items()}
-    if kind == "object":
-        return Opaque(str(node.get("type", "?")))
-    raise WireError(f"unknown value kind {kind!r}")
-
-
-class Opaque:
-    """Stands for a returned object that is not a number, an array or a container."""
-
-    def __init__(self, type_name: str) -> None:
-        self.type_name = type_name
-
-    def __repr__(self) -> str:
-        return f"<object of type {self.type_name}>"
-
-
-# ----------------------------------------------------------------------------- messages
-
-
-def send(stream: BinaryIO, header: dict, arrays: list[np.ndarray] = ()) -> None:
-    """Write one message: the header (plus array descriptions) and the arrays' bytes."""
-    header = dict(header, arrays=[[a.dtype.str, list(a.shape)] for a in arrays])
-    head = json.dumps(header).encode()
-    stream.write(struct.pack(">Q", len(head)) + head)
-    for array in arrays:
-        if array.size:  # an empty array has no bytes (and its memoryview cannot be cast)
-            stream.write(memoryview(array).cast("B"))
-    stream.flush()
-
-
-def clip(text: str, limit: int = MAX_TEXT) -> str:
-    """``text`` cut to ``limit`` characters, saying so."""
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
-
-
-def receive(stream: BinaryIO, limit: int = MAX_MESSAGE_BYTES,
-            header_limit: int = MAX_MESSAGE_BYTES) -> tuple[dict, list[np.ndarray]]:
-    """Read one message written by ``send``: a header of at most ``header_limit`` bytes, arrays of
-    at most ``limit`` in all; raise ``WireError`` or ``EOFError``. Sizes are checked before
-    anything is read or allocated."""
-    size = struct.unpack(">Q", _read_exactly(stream, 8))[0]
-    if size > min(limit, header_limit):
-        raise WireError("header too large")
-    try:
-        header = json.loads(_read_exactly(stream, size))
-    except (ValueError, RecursionError) as error:
-        raise WireError("header is not JSON") from error
-    if not isinstance(header, dict) or not isinstance(header.get("arrays"), list):
-        raise WireError("header is not an object with arrays")
-    arrays, total = [], 0
-    for spec in header["arrays"]:
-        dtype, shape = _check_array_spec(spec)
-        count = int(np.prod(shape, dtype=np.int64))
-        total += count * dtype.itemsize
-        if total > limit:
-            raise WireError("arrays too large")
-        data = _read_exactly(stream, count * dtype.itemsize)
-        arrays.append(np.frombuffer(data, dtype=dtype).reshape(shape).copy())
-    return header, arrays
-
-
-def _check_array_spec(spec: Any) -> tuple[np.dtype, tuple[int, ...]]:
-    try:
-        dtype_str, shape = spec
-        dtype = np.dtype(str(dtype_str))
-        shape = tuple(int(n) for n in shape)
-    except (TypeError, ValueError) as error:
-        raise WireError("bad array description") from error
-    if dtype.kind not in NUMERIC_KINDS or dtype.hasobject or any(n < 0 for n in shape):
-        raise WireError(f"refused array of dtype {dtype_str!r}")
-    return dtype, shape
-
-
-def _read_exactly(stream: BinaryIO, size: int) -> bytes:
-    chunks, remaining = [], size
-    while remaining:
-        chunk = stream.read(remaining)
-        if not chunk:
-            raise EOFError("the other side closed the connection")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
-# ----------------------------------------------------------------------------- calls
-
-
-def materialize(node: Any, arrays: list[np.ndarray], generators: dict[int, Any]) -> Any:
-    """Decode an argument; ``{"t": "rng", "id": k, "seed": s}`` becomes one Generator per id."""
-    if isinstance(node, dict) and node.get("t") == "rng":
-        key = int(node["id"])
-        if key not in generators:
-            generators[key] = np.random.default_rng(int(node["seed"]))
-            generators[key].random(int(node.get("skip", 0)))
-        return generators[key]
-    value = decode(node, arrays)
-    return value.copy() if isinstance(value, np.ndarray) else value
-
-
-def run_call(namespace: dict, references: dict, request: dict, arrays: list[np.ndarray]) -> tuple[
-    dict, list[np.ndarray]
-]:
-    """Call ``request["function"]`` from ``namespace`` ``request["repeat"]`` times.
-
-    The other contract functions it depends on are replaced, for the call only,
-    by the ``references`` versions, wrapped to count how often they are called.
-    Returns a header (``results``: one per repetition, each the return value and
-    the arguments as they are after the call; ``calls``; or ``error``) and arrays.
-    """
-    name = request["function"]
-    out_arrays: list[np.ndarray] = []
-    function = namespace.get(name)
-    if not callable(function):
-        return {"missing": True}, out_arrays
-    generators: dict[int, Any] = {}
-    counts = dict.fromkeys(DEPENDENCIES.get(name, ()), 0)
-    scalars: dict[str, set[float]] = {}
-    saved = {dep: namespace.get(dep, _ABSENT) for dep in counts}
-    for dep in counts:
-        namespace[dep] = _counting(references[dep], dep, counts, scalars)
-    results = []
-    try:
-        for _ in range(int(request.get("repeat", 1))):
-            args = [materialize(node, arrays, generators) for node in request["args"]]
-            kwargs = {k: materialize(v, arrays, generators) for k, v in request["kwargs"].items()}
-            with np.errstate(all="ignore"):
-                value = function(*args, **kwargs)
-            results.append(
-                {"value": encode(value, out_arrays), "args": [encode(a, out_arrays) for a in args]}
-            )
-    except BaseException as error:  # noqa: BLE001 - student code may raise anything, even SystemExit
-        return {"error": describe_exception(error)}, []
-    finally:
-        for dep, value in saved.items():
-            if value is _ABSENT:
-                namespace.pop(dep, None)
-            else:
-                namespace[dep] = value
-    seen = {key: sorted(values)[:MAX_SCALARS] for key, values in scalars.items()}
-    return {"results": results, "calls": counts, "scalars": seen}, out_arrays
-
-
+MAX_TEXT = 1000  # characters of any text sent back
+MAX_HANDLES = 100_000
+MAX_CALLBACK_DEPTH = 20
+SETUP_FAILED = 121  # exit status: the seccomp filter could not be installed (the host's fault)
 _ABSENT = object()
 
 
-def _counting(
-    function: Callable, name: str, counts: dict[str, int], scalars: dict[str, set[float]]
-) -> Callable:
-    """Wrap a reference function to count its calls and note the numbers passed to it.
+class Worker:
+    """The student's namespace and the two pipes to the grading process."""
 
-    ``scalars["train_step:4"]`` collects the distinct numbers given as argument 4
-    (the learning rate), so a check can see what the student's loop passed on.
-    """
+    def __init__(self, requests: BinaryIO, replies: BinaryIO) -> None:
+        self.requests, self.replies = requests, replies
+        self.namespace: dict[str, Any] = {"__name__": "__main__", "np": np}
+        self.handles: dict[int, Any] = {}
+        self.sources: dict[str, list[str]] = {}  # cell file name -> its lines, for error messages
+        self._ids = itertools.count(1)
+        self.seqs: list[Any] = []  # the requests under way, innermost last
 
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        counts[name] += 1
-        for position, arg in enumerate(args):
-            if type(arg) in (int, float) or (isinstance(arg, np.generic) and arg.dtype.kind in "iuf"):
-                scalars.setdefault(f"{name}:{position}", set()).add(float(arg))
-        return function(*args, **kwargs)
+    # -- the loop ---------------------------------------------------------------------
 
-    counted.__name__ = name
-    return counted
+    def serve(self) -> None:
+        """Answer requests until ``exit`` or end of input."""
+        while True:
+            try:
+                header, arrays = wire.receive(self.requests)
+            except EOFError:
+                return
+            if not self.answer(header, arrays):
+                return
 
-
-def describe_exception(error: BaseException) -> str:
-    """``"ValueError: message (cell 12, line 3)"``, naming the innermost student frame."""
-    where = ""
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if frame.filename.startswith("<cell"):
-            where = f" ({frame.filename.strip('<>')}, line {frame.lineno})"
-            break
-    if isinstance(error, SystemExit):
-        return f"called sys.exit({error.code!r}){where}"
-    if isinstance(error, SyntaxError):
-        return f"SyntaxError: {error.msg} (line {error.lineno})"
-    message = str(error)
-    if len(message) > 500:
-        message = message[:500] + "..."
-    return f"{type(error).__name__}: {message}{where}" if message else type(error).__name__ + where
-
-
-def load_cells(namespace: dict, cells: list[dict]) -> list[str | None]:
-    """Run each cell's source in ``namespace`` in order; return each one's error or None."""
-    errors = []
-    for cell in cells:
-        try:
-            code = compile(cell["source"], f"<cell {cell['index']}>", "exec")
-            with np.errstate(all="ignore"):
-                exec(code, namespace)
-            errors.append(None)
-        except BaseException as error:  # noqa: BLE001 - a failing cell costs only its own functions
-            errors.append(describe_exception(error))
-    return errors
-
-
-# ----------------------------------------------------------------------------- main loop
-
-
-def serve(requests: BinaryIO, replies: BinaryIO) -> None:
-    """Answer requests until ``exit`` or end of input."""
-    namespace: dict = {"__name__": "__main__", "np": np}
-    references: dict = {"__name__": "reference"}
-    while True:
-        try:
-            header, arrays = receive(requests)
-        except EOFError:
-            return
+    def answer(self, header: dict, arrays: list[np.ndarray]) -> bool:
+        """Carry out one request and send its reply; False for ``exit`` (or an unknown op)."""
         op = header.get("op")
-        if op == "references":
-            exec(compile(header["source"], "<reference>", "exec"), references)
-            send(replies, {})
-        elif op == "load":
-            send(replies, {"errors": load_cells(namespace, header["cells"])})
-        elif op == "call":
-            reply, out = run_call(namespace, references, header, arrays)
-            send(replies, reply, out)
-        else:
-            return
+        handler = {
+            "load": self.load,
+            "call": self.call,
+            "get": self.get,
+            "set": self.set,
+            "delete": self.delete,
+        }.get(op)
+        if handler is None:
+            return False
+        self.seqs.append(header.get("seq"))
+        try:
+            reply, out = handler(header, arrays)
+        finally:
+            self.seqs.pop()
+        wire.send(self.replies, dict(reply, seq=header.get("seq")), out)
+        return True
+
+    # -- requests ---------------------------------------------------------------------
+
+    def load(self, header: dict, arrays: list[np.ndarray]) -> tuple[dict, list]:
+        errors = []
+        for cell in header["cells"]:
+            name = f"<cell {int(cell['index'])}>"
+            self.sources[name] = cell["source"].splitlines()
+            try:
+                code = compile(cell["source"], name, "exec")
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    exec(code, self.namespace)
+                errors.append(None)
+            except BaseException as error:  # noqa: BLE001 - a failing cell costs only its own names
+                errors.append(self.describe(error))
+        return {"errors": errors}, []
+
+    def call(self, header: dict, arrays: list[np.ndarray]) -> tuple[dict, list]:
+        target = (
+            self.resolve(header["target"])
+            if isinstance(header["target"], dict)
+            else self.namespace.get(str(header["target"]), _ABSENT)
+        )
+        if not callable(target):
+            return {"missing": True}, []
+        repeat, after = int(header.get("repeat", 1)), bool(header.get("after", True))
+        generators: dict[int, np.random.Generator] = {}  # one Generator per key for all repetitions
+        calls = []
+        for _ in range(repeat):
+            fresh = arrays if repeat == 1 else [array.copy() for array in arrays]  # copies for each
+            calls.append(
+                (
+                    [self.value(node, fresh, generators) for node in header["args"]],
+                    {k: self.value(v, fresh, generators) for k, v in header["kwargs"].items()},
+                )
+            )
+        stand_ins = {
+            name: self.value(node, arrays, generators) for name, node in header.get("bind", {}).items()
+        }
+        saved = {name: self.namespace.get(name, _ABSENT) for name in stand_ins}
+        out: list[np.ndarray] = []
+        results, warned = [], 0
+        self.namespace.update(stand_ins)
+        try:
+            for args, kwargs in calls:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    value = target(*args, **kwargs)
+                warned += len(caught)
+                results.append(
+                    {
+                        "value": self.encode(value, out),
+                        "args": [self.encode(a, out) for a in args] if after else [],
+                        "kwargs": {k: self.encode(v, out) for k, v in kwargs.items()} if after else {},
+                    }
+                )
+        except BaseException as error:  # noqa: BLE001 - student code may raise anything, even SystemExit
+            return {"error": self.describe(error)}, []
+        finally:
+            for name, value in saved.items():
+                if value is _ABSENT:
+                    self.namespace.pop(name, None)
+                else:
+                    self.namespace[name] = value
+        return {"results": results, "warned": warned}, out
+
+    def get(self, header: dict, arrays: list[np.ndarray]) -> tuple[dict, list]:
+        value = self.namespace.get(str(header["name"]), _ABSENT)
+        if value is _ABSENT:
+            return {"missing": True}, []
+        out: list[np.ndarray] = []
+        try:
+            return {"value": self.encode(value, out)}, out
+        except BaseException as error:  # noqa: BLE001 - a value whose encoding runs student code
+            return {"error": self.describe(error)}, []
+
+    def set(self, header: dict, arrays: list[np.ndarray]) -> tuple[dict, list]:
+        for name, node in header["values"].items():
+            self.namespace[str(name)] = self.value(node, arrays, {})
+        return {}, []
+
+    def delete(self, header: dict, arrays: list[np.ndarray]) -> tuple[dict, list]:
+        return {"missing": self.namespace.pop(str(header["name"]), _ABSENT) is _ABSENT}, []
+
+    # -- values -----------------------------------------------------------------------
+
+    def encode(self, value: Any, arrays: list[np.ndarray]) -> dict:
+        return wire.encode(value, arrays, self.keep)
+
+    def keep(self, value: Any) -> int:
+        """A handle id for ``value``, which stays here."""
+        if len(self.handles) >= MAX_HANDLES:
+            raise RuntimeError("too many objects kept for the grader")
+        ident = next(self._ids)
+        self.handles[ident] = value
+        return ident
+
+    def value(self, node: Any, arrays: list[np.ndarray], generators: dict) -> Any:
+        """An argument as the student's code gets it (arrays are the worker's own copies)."""
+        return wire.decode(node, arrays, lambda ref: self.resolve(ref, generators))
+
+    def resolve(self, node: dict, generators: dict | None = None) -> Any:
+        kind = node["t"]
+        if kind == "rng":
+            key = int(node["id"])
+            if generators is None:
+                generators = {}
+            if key not in generators:
+                generators[key] = np.random.default_rng(int(node["seed"]))
+                generators[key].random(int(node.get("skip", 0)))
+            return generators[key]
+        if kind == "callable":
+            return self.proxy(int(node["id"]), str(node.get("name", "function")))
+        return self.handles[int(node["id"])]
+
+    # -- calls back to the grader ------------------------------------------------------
+
+    def proxy(self, ident: int, name: str) -> Any:
+        """A stand-in that asks the grading process to run its function ``ident`` (as part of
+        the request under way when it is called)."""
+        worker = self
+
+        def stand_in(*args: Any, **kwargs: Any) -> Any:
+            return worker.call_back(ident, args, kwargs)
+
+        stand_in.__name__ = stand_in.__qualname__ = name
+        return stand_in
+
+    def call_back(self, ident: int, args: tuple, kwargs: dict) -> Any:
+        if len(self.seqs) >= MAX_CALLBACK_DEPTH or not self.seqs:
+            raise RecursionError("calls between the notebook and the grader nested too deeply")
+        out: list[np.ndarray] = []
+        message = {
+            "op": "callback",
+            "id": ident,
+            "seq": self.seqs[-1],
+            "args": [self.encode(a, out) for a in args],
+            "kwargs": {str(k): self.encode(v, out) for k, v in kwargs.items()},
+        }
+        wire.send(self.replies, message, out)
+        while True:
+            header, arrays = wire.receive(self.requests)
+            if header.get("op") == "return":
+                return self.returned(header, arrays, args, kwargs)
+            if header.get("op") == "raise":
+                raise exception_from(header)
+            if not self.answer(header, arrays):  # a nested request of the grader's
+                os._exit(0)
+
+    def returned(self, header: dict, arrays: list[np.ndarray], args: tuple, kwargs: dict) -> Any:
+        """The value the grader's function returned; its changes to the arguments applied here."""
+        for key, node in header.get("changed", []):
+            original = args[int(key)] if str(key).isdigit() else kwargs.get(str(key))
+            update_in_place(original, self.value(node, arrays, {}))
+        return self.value(header["value"], arrays, {})
+
+    # -- errors -----------------------------------------------------------------------
+
+    def describe(self, error: BaseException) -> dict:
+        """The exception as plain data: its type, message and the student's line it came from."""
+        described = {
+            "type": type(error).__name__[:200],
+            "builtin": type(error).__module__ == "builtins",
+            "bases": [c.__name__ for c in type(error).__mro__ if c.__module__ == "builtins"][:8],
+            "message": _text(error),
+        }
+        if isinstance(error, SystemExit):
+            described["exit"] = _text(error.code)
+        if isinstance(error, SyntaxError):
+            described.update(
+                cell=str(error.filename or "").strip("<>")[:40],
+                line=error.lineno or 0,
+                message=str(error.msg)[:MAX_TEXT],
+                text=(error.text or "").strip()[:MAX_TEXT],
+            )
+            return described
+        for frame in reversed(traceback.extract_tb(error.__traceback__)):
+            if frame.filename in self.sources:
+                lines = self.sources[frame.filename]
+                text = lines[frame.lineno - 1].strip() if 0 < (frame.lineno or 0) <= len(lines) else ""
+                described.update(cell=frame.filename.strip("<>"), line=frame.lineno, text=text[:MAX_TEXT])
+                break
+        return described
 
 
-SETUP_FAILED = 121  # exit status: the seccomp filter could not be installed (the host's fault)
+def _text(value: Any) -> str:
+    """``str(value)``, bounded; a ``__str__`` that fails gives its exception's name."""
+    try:
+        text = str(value)
+    except BaseException as error:  # noqa: BLE001 - the student's __str__ may raise anything
+        return f"<str() raised {type(error).__name__}>"
+    return text[:MAX_TEXT]
+
+
+def exception_from(header: dict) -> BaseException:
+    """The exception the grader's function raised, as the student's code sees it: the builtin
+    type of that name (else ``RuntimeError``) with the grader's message."""
+    import builtins
+
+    kind = getattr(builtins, str(header.get("type")), None)
+    message = str(header.get("message", ""))[:MAX_TEXT]
+    if isinstance(kind, type) and issubclass(kind, Exception):
+        try:
+            return kind(message)
+        except Exception:  # noqa: BLE001 - an exception type with another signature
+            pass
+    return RuntimeError(message)
+
+
+def update_in_place(original: Any, new: Any) -> None:
+    """Make ``original`` (an argument of a call back) hold ``new``, as an in-place change does."""
+    if isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
+        if original.shape == new.shape and original.flags.writeable:
+            np.copyto(original, new, casting="unsafe")
+    elif isinstance(original, list) and isinstance(new, list):
+        original[:] = new
+    elif isinstance(original, dict) and isinstance(new, dict):
+        original.clear()
+        original.update(new)
+    elif isinstance(original, set) and isinstance(new, set):
+        original.clear()
+        original.update(new)
+    elif isinstance(original, np.random.Generator) and isinstance(new, np.random.Generator):
+        original.bit_generator.state = new.bit_generator.state
 
 
 def main() -> None:
     """``worker.py REQUEST_FD REPLY_FD [--seccomp]``: serve the grader until it is done."""
-    import warnings
-
     warnings.simplefilter("ignore")
     # CPython ignores SIGXFSZ; restore the default so the output limit ends the process.
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
@@ -364,7 +322,7 @@ def main() -> None:
             print(f"sandbox set-up failed: {error}", file=sys.stderr, flush=True)
             os._exit(SETUP_FAILED)
     with os.fdopen(request_fd, "rb") as requests, os.fdopen(reply_fd, "wb") as replies:
-        serve(requests, replies)
+        Worker(requests, replies).serve()
     sys.stdout.flush()
     os._exit(0)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from solutions.network import initial_weights, one_hot_encoding, train
+from solutions.mnist_mlp import initial_weights, one_hot_encoding, train
 
 SEED, EPOCHS, LEARNING_RATE, TRAIN_COUNT, TEST_COUNT = 884736743, 20, 0.005, 1000, 1000
 PIXELS = 28 * 28

@@ -37,9 +37,10 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
 from autograder.checks import test_train as check  # noqa: E402
-from autograder.data import TUTORIAL_SEED  # noqa: E402
-from solutions import network  # noqa: E402
+
+from solutions import mnist_mlp as network  # noqa: E402
 from solutions.data import load_mnist  # noqa: E402
+from solutions.mnist_mlp.grading import TUTORIAL_SEED  # noqa: E402
 
 # ----------------------------------------------------------------------------- implementations
 

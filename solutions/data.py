@@ -390,7 +390,8 @@ def _fetch(url: str, name: str, directory: Path, sha256: str) -> None:
             digest = hashlib.sha256()
             with (
                 os.fdopen(fd, "wb") as out,
-                tqdm(total=total, unit="B", unit_scale=True, desc=name) as bar,
+                # disable=None: no bar when stderr is not a terminal (a log would get its fragments)
+                tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=None) as bar,
             ):
                 for chunk in _raw_chunks(response):
                     out.write(chunk)

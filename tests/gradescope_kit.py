@@ -1,8 +1,8 @@
 """The Gradescope zip, unpacked into a scratch root laid out like Gradescope's, and how to run it.
 
 Shared by ``test_package.py`` and ``test_gradescope.py`` (their fixtures call these).
-``setup.sh`` runs without its installs (the project's environment is first on ``PATH``) and
-with MNIST already in the root's ``mnist/`` folder, as no network is needed then.
+``setup.sh`` runs without its installs (the project's environment, or another, is first on
+``PATH``) and with MNIST already in the root's ``mnist/`` folder, as no network is needed then.
 """
 
 from __future__ import annotations
@@ -73,24 +73,40 @@ def build_zip(folder: Path) -> Path:
     return path
 
 
-def gradescope_env() -> dict[str, str]:
-    """The project's environment first on PATH; nothing of the checkout importable otherwise."""
+def gradescope_env(python: Path = Path(sys.executable)) -> dict[str, str]:
+    """``python``'s environment (the project's by default) first on PATH; nothing of the checkout
+    importable otherwise."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MNIST_DATA_DIR")}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PATH"] = os.pathsep.join([str(python.parent), env.get("PATH", "")])
     return env
 
 
-def gradescope_root(zip_path: Path, gradescope_env: dict[str, str], root: Path) -> Path:
-    """``root`` laid out as Gradescope's, after ``setup.sh`` (installs skipped, MNIST pre-seeded)."""
+def unpack(zip_path: Path, root: Path) -> Path:
+    """``root`` laid out as Gradescope's before ``setup.sh``, with MNIST pre-seeded in ``mnist/``."""
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(root / "source")
     for name in ("setup.sh", "run_autograder"):  # zipfile does not restore file modes
         (root / "source" / name).chmod(0o755)
     shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
     shutil.copytree(os.environ["MNIST_DATA_DIR"], root / "mnist", ignore=shutil.ignore_patterns("README*"))
+    return root
+
+
+def run_setup(root: Path, gradescope_env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``setup.sh`` of ``root`` with its installs skipped: the python3 of ``gradescope_env``'s PATH."""
     env = dict(gradescope_env, AUTOGRADER_ROOT=str(root), AUTOGRADER_SKIP_INSTALL="1")
-    setup = subprocess.run([str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True,
-                           timeout=300, check=False)
+    return subprocess.run([str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def gradescope_root(zip_path: Path, gradescope_env: dict[str, str], root: Path) -> Path:
+    """``root`` laid out as Gradescope's, after ``setup.sh`` (installs skipped, MNIST pre-seeded).
+
+    Without the check that other users can read the interpreter and NumPy: the project's
+    environment may be in a folder of root's (pyenv), and here the grader, root with every
+    capability, gives student code a minimal root that holds them whatever their modes.
+    """
+    setup = run_setup(unpack(zip_path, root), dict(gradescope_env, AUTOGRADER_SKIP_READABLE_CHECK="1"))
     assert setup.returncode == 0, setup.stderr
     assert "MNIST verified" in setup.stdout
     return root
@@ -106,11 +122,13 @@ def submit(root: Path, files: dict[str, str]) -> None:
         (root / "submission" / name).write_text(text, encoding="utf-8")
 
 
-def run_gradescope(root: Path, env: dict[str, str], files: dict[str, str],
+def run_gradescope(root: Path, env: dict[str, str], files: dict[str, str], launcher: tuple[str, ...] = (),
                    **popen: object) -> tuple[dict, str]:
-    """Put ``files`` in ``submission/``, run ``run_autograder``; its results.json and stdout."""
+    """Put ``files`` in ``submission/``, run ``run_autograder`` (through ``launcher``, e.g. ``capsh``);
+    its results.json and stdout."""
     submit(root, files)
-    process = subprocess.run([str(root / "run_autograder")], env=dict(env, AUTOGRADER_ROOT=str(root)),
+    command = [*launcher, str(root / "run_autograder")]
+    process = subprocess.run(command, env=dict(env, AUTOGRADER_ROOT=str(root)),
                              capture_output=True, text=True, timeout=900, check=False, **popen)
     assert process.returncode == 0, process.stdout + process.stderr
     return json.loads((root / "results" / "results.json").read_text()), process.stdout

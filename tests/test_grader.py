@@ -33,9 +33,11 @@ from corpus.grading import Graded, grade, graded_corpus, processes_with
 from corpus.hostile import SPAWN
 
 from autograder.assignment import read_assignment
+from autograder.assignments import KIT, load
 from autograder.notebook import checks_for
 
-CHECKS = REPOSITORY / "autograder" / "checks"
+GRADED = load(KIT, "mnist_mlp")
+CHECKS = GRADED.checks_dir
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +170,8 @@ def test_points_come_from_the_assignment_notebook(tmp_path, mnist_env):
         meta = cell["metadata"].get("nbgrader", {})
         if meta.get("grade_id") in ("test_relu", "test_train"):
             meta["points"] = {"test_relu": 25, "test_train": 5}[meta["grade_id"]]
-    changed = tmp_path / "assignment.ipynb"
+    changed = tmp_path / "mnist_mlp" / "mnist_mlp.ipynb"
+    changed.parent.mkdir()
     changed.write_text(json.dumps(assignment))
     run = grade(BY_NAME["relu_returns_comparison"], tmp_path / "run", "unused", dict(mnist_env),
                 options=("--assignment", str(changed), "--junitxml", str(tmp_path / "checks.xml")))
@@ -193,7 +196,7 @@ def coverage_problems(grade_ids: set[str], modules: set[str]) -> list[str]:
     """Grade ids without a check module (or with one that has no checks), and modules without a grade id."""
     problems = [f"{g}: no check module" for g in sorted(grade_ids - modules)]
     problems += [f"{m}: names no graded cell of the assignment" for m in sorted(modules - grade_ids)]
-    problems += [f"{g}: no checks" for g in sorted(grade_ids & modules) if not checks_for(g)]
+    problems += [f"{g}: no checks" for g in sorted(grade_ids & modules) if not checks_for(GRADED, g)]
     return problems
 
 
@@ -210,7 +213,7 @@ def test_coverage_problems_are_found(monkeypatch):
     assert coverage_problems(grade_ids, grade_ids | {"test_stray"}) == [
         "test_stray: names no graded cell of the assignment"
     ]
-    monkeypatch.setattr(sys.modules[__name__], "checks_for", lambda g: [] if g == "test_relu" else [1])
+    monkeypatch.setattr(sys.modules[__name__], "checks_for", lambda _, g: [] if g == "test_relu" else [1])
     assert coverage_problems(grade_ids, grade_ids) == ["test_relu: no checks"]
 
 

@@ -6,6 +6,11 @@
 - (c) an unprivileged user without a home (``setpriv`` to ``nobody``), as on a GitHub-hosted
   runner or an instructor's laptop, with the same venv.
 
+Every host grades from copies of the kit, that venv and MNIST staged in a folder of ``/tmp``
+every user can read (``tests/staging.py``): the clone may be in a folder only its owner can
+open, which ``nobody`` could not read and where host (b)'s student processes, run as a user of
+their own, could not read NumPy.
+
 On each host every attack scores what the corpus says (no more than its honest twin), the
 isolation report names the layers the host allows, nothing of the run outlives it, and the
 grading process stays under a memory bound. Host (a) grades the whole corpus in
@@ -19,25 +24,21 @@ whose only attack is its metadata, score the same whatever the layers, and run t
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from corpus import BY_NAME, ENTRIES, GRADE_IDS, REPOSITORY, build
+from corpus import BY_NAME, ENTRIES, GRADE_IDS, build
 from corpus.grading import processes_with
+from staging import folder_for_everyone, stage_kit, stage_mnist, stage_venv, system_python_usable
 
-SYSTEM_PYTHON = Path("/usr/bin/python3")
-HOST_VENV = REPOSITORY / "build" / "host-venv"
-GRADING_NEEDS = ("numpy", "pytest", "requests", "tqdm")
 NOBODY = 65534
 GRADER_MEMORY_BOUND = 600 * 2**20  # the grading process's own peak (honest runs peak near 150 MB)
 HOSTS = {
@@ -87,51 +88,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0 or not SYSTEM_PYTHON.exists(),
-                       reason="standing in for other hosts needs root and Debian's python3"),
+    pytest.mark.skipif(os.geteuid() != 0 or not system_python_usable(),
+                       reason="standing in for other hosts needs root and Debian's python3 (3.11 or newer)"),
     pytest.mark.timeout(1800),  # the first test waits for the whole attack corpus on two hosts
 ]
 
 
-@pytest.fixture(scope="module")
-def host_python() -> Path:
-    """Debian's interpreter in a venv with what grading imports; built once, kept in build/."""
-    HOST_VENV.parent.mkdir(exist_ok=True)
-    with open(HOST_VENV.parent / ".host-venv.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        python = HOST_VENV / "bin" / "python"
-        probe = [str(python), "-c", "import " + ", ".join(GRADING_NEEDS)]
-        if not python.exists() or subprocess.run(probe, capture_output=True).returncode != 0:
-            shutil.rmtree(HOST_VENV, ignore_errors=True)
-            subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(HOST_VENV)], check=True)
-            subprocess.run([str(python), "-m", "pip", "install", "--quiet", *GRADING_NEEDS], check=True)
-    for folder in (REPOSITORY / "build", HOST_VENV):
-        folder.chmod(0o755)
-    return python
+@dataclass(frozen=True)
+class Stage:
+    """What the hosts' runners read, in a folder every user can read: the clone itself may be
+    in a folder only its owner can open (``tests/staging.py``)."""
+
+    root: Path  # also holds the runs, in runs/
+    kit: Path  # for PYTHONPATH: the kit's packages and notebooks, host_runner.py
+    python: Path  # Debian's interpreter in a venv with what grading imports (hosts b and c)
+    mnist: Path
 
 
 @pytest.fixture(scope="module")
-def shared_root() -> Path:
-    """A folder every user can reach (pytest's own temporary folders are closed to other users)."""
-    root = Path(tempfile.mkdtemp(prefix="autograder-hosts-", dir="/tmp"))
-    root.chmod(0o777)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def mnist_for_everyone(shared_root: Path) -> Path:
-    """A copy of MNIST that an unprivileged user can read."""
-    from solutions.data import default_cache_dir
-
-    source = Path(os.environ.get("MNIST_DATA_DIR") or default_cache_dir())
-    folder = shared_root / "mnist"
-    folder.mkdir(mode=0o755)
-    for path in source.glob("*.gz"):
-        shutil.copy(path, folder / path.name)
-        (folder / path.name).chmod(0o644)
-    assert len(list(folder.glob("*.gz"))) == 4, f"MNIST is not in {source}"
-    return folder
+def stage() -> Stage:
+    with folder_for_everyone("autograder-hosts-") as root:
+        yield Stage(root, stage_kit(root), stage_venv(root), stage_mnist(root))
 
 
 @dataclass(frozen=True)
@@ -164,15 +141,15 @@ def prepare(host: str, name: str, root: Path, marker: str) -> dict:
             "timeout": 900}
 
 
-def grade_as(host: str, jobs: list[dict], python: Path, root: Path, mnist: Path) -> None:
+def grade_as(host: str, jobs: list[dict], python: Path, stage: Stage, root: Path) -> None:
     """Run ``jobs`` through ``host_runner.py`` as ``host`` (it and its grading processes
-    with the host's privileges)."""
+    with the host's privileges), with the staged kit and MNIST."""
     jobs_file = root / f"jobs-{host}.json"
     jobs_file.write_text(json.dumps(jobs))
     jobs_file.chmod(0o644)
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPOSITORY), "MNIST_DATA_DIR": str(mnist),
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(stage.kit), "MNIST_DATA_DIR": str(stage.mnist),
            "TMPDIR": str(root / "tmp"), "LANG": "C.UTF-8"}
-    command = [*HOSTS[host], str(python), str(REPOSITORY / "tests" / "host_runner.py"), str(jobs_file)]
+    command = [*HOSTS[host], str(python), str(stage.kit / "tests" / "host_runner.py"), str(jobs_file)]
     process = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=1500)
     assert process.returncode == 0, process.stderr[-3000:]
 
@@ -186,8 +163,8 @@ def finished(job: dict) -> HostRun:
 
 
 @pytest.fixture(scope="module")
-def host_runs(request, host_python, mnist_for_everyone, shared_root) -> dict[tuple[str, str], HostRun]:
-    root = shared_root / "runs"
+def host_runs(request, stage: Stage) -> dict[tuple[str, str], HostRun]:
+    root = stage.root / "runs"
     root.mkdir()
     (root / "tmp").mkdir(mode=0o1777)
     (root / "tmp").chmod(0o1777)
@@ -200,7 +177,7 @@ def host_runs(request, host_python, mnist_for_everyone, shared_root) -> dict[tup
             for host, listed in names.items()}
     with ThreadPoolExecutor(len(jobs)) as pool:
         runners = [pool.submit(grade_as, host, list(listed.values()),
-                               Path(sys.executable) if host == "a" else host_python, root, mnist_for_everyone)
+                               Path(sys.executable) if host == "a" else stage.python, stage, root)
                    for host, listed in jobs.items()]
         for runner in runners:
             runner.result()

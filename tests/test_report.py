@@ -26,7 +26,7 @@ def test_results_are_written_with_the_mode_of_a_new_file(tmp_path):
 def test_messages_and_notes_are_capped():
     assert len(clip("x" * 10 * MAX_MESSAGE)) < MAX_MESSAGE + 50
     result = GradeResult(notes=["n" * 10 * MAX_MESSAGE] * (MAX_NOTES + 5))
-    notes = notes_of(result)
+    notes = notes_of(result.notes)
     assert len(notes) == MAX_NOTES + 1 and notes[-1] == "... and 5 more notes"
     assert all(len(note) < MAX_MESSAGE + 50 for note in notes)
     assert len(table(result)) < (MAX_NOTES + 1) * (MAX_MESSAGE + 60)

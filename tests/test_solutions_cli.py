@@ -11,9 +11,9 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-import solutions.__main__ as cli
+import solutions.mnist_mlp.training as cli
 from solutions.data import load_mnist
-from solutions.network import initial_weights, one_hot_encoding, train
+from solutions.mnist_mlp import initial_weights, one_hot_encoding, train
 from solutions.plots import plot_learning_curves
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,7 +152,7 @@ def test_cli_small_run_on_real_data(tmp_path: Path) -> None:
     figure = tmp_path / "out" / "curves.png"
     argv = ["--train-images", "200", "--test-images", "200", "--epochs", "2"]
     result = subprocess.run(
-        [sys.executable, "-m", "solutions", *argv, "--figure", str(figure)],
+        [sys.executable, "-m", "solutions", "mnist_mlp", *argv, "--figure", str(figure)],
         cwd=REPO,
         capture_output=True,
         text=True,

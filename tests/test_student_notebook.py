@@ -12,13 +12,13 @@ import sys
 import types
 from pathlib import Path
 
+import mnist_checks
 import nbformat
 import numpy as np
 import pytest
+from mnist_checks.tools import CheckFailure
 
 from autograder.assignment import read_assignment
-from autograder.checks import mnist_checks
-from autograder.checks.mnist_checks.tools import CheckFailure
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SOURCE = REPOSITORY / "source" / "mnist_mlp" / "mnist_mlp.ipynb"
@@ -41,7 +41,7 @@ def test_visible_test_cells_are_two_lines():
 def test_context_cells_are_recorded_in_the_metadata():
     for path in (SOURCE, RELEASE):
         context = {cell.grade_id: cell.kind for cell in read_assignment(path).context}
-        assert context == {"imports": "run", "load_data": "mnist", "normalise": "run",
+        assert context == {"imports": "run", "load_data": "data", "normalise": "run",
                            "encode_labels": "run", "hyperparameters": "run"}
 
 

@@ -10,14 +10,14 @@ Its layers, each a module, used where the host allows (``layers.detect``):
 - ``cgroup`` and ``limits``: memory, tasks, time, output;
 - ``child``: the set-up, in order, between fork and exec; ``workspace``: the folder a process
   starts with; ``launch``: one process launched (folder, control group, pipes) and stopped;
-  ``process``: the processes of one submission and the pipes to them;
-  ``replies``: what comes back, checked and capped.
+  ``process``: the processes of one submission; ``channel``: the requests, replies and calls
+  back to the grader through one process's pipes; ``replies``: what comes back, checked and capped.
 """
 
 from autograder.sandbox.layers import Layers, detect, refusal
 from autograder.sandbox.limits import Limits
 from autograder.sandbox.orphans import become_subreaper, reap_orphans
-from autograder.sandbox.process import Cell, Sandbox
+from autograder.sandbox.process import Cell, RemoteFunction, Sandbox
 from autograder.sandbox.replies import (
     CallResult,
     GraderError,
@@ -26,7 +26,6 @@ from autograder.sandbox.replies import (
     StudentError,
     parse_reply,
 )
-from autograder.sandbox.workspace import reference_source
 
 __all__ = [
     "CallResult",
@@ -42,6 +41,6 @@ __all__ = [
     "detect",
     "parse_reply",
     "reap_orphans",
-    "reference_source",
     "refusal",
+    "RemoteFunction",
 ]

@@ -79,7 +79,7 @@ def grade(entry: Entry, folder: Path, marker: str, env: Mapping[str, str],
     folder.mkdir(parents=True, exist_ok=True)
     results = folder / "results.json"
     submission = build(entry, folder / f"{entry.name}.ipynb", {"RESULTS": str(results), "MARKER": marker})
-    argv = [str(submission), "--results", str(results), *entry.options, *options]
+    argv = [str(submission), "--results", str(results), "--assignment", "mnist_mlp", *entry.options, *options]
     timeout = SAFETY_FACTOR * entry.max_seconds + 300
     status = PROCESSES.run(argv, folder, timeout, folder / "stderr.txt", folder / "stdout.txt", env)
     if status is None:

@@ -139,7 +139,7 @@ ENTRIES = [
                     import os
                     os._exit(0)
             """)),
-    hostile("sys_exit_in_function", loses("train_step"), "train_step raised called sys.exit(",
+    hostile("sys_exit_in_function", loses("train_step"), "train_step called sys.exit(",
             train_step=code("""
                 def train_step(*args):
                     import sys
@@ -163,7 +163,7 @@ ENTRIES = [
     hostile("detached_children", FULL, "the submission printed", relu=code(SPAWN),
             append=('print("started")\n',)),
     hostile("imports_the_kit", loses("relu"), "No module named 'solutions'", "No module named 'autograder'",
-            relu="from solutions.network import relu\n", append=("import autograder\n",)),
+            relu="from solutions.mnist_mlp import relu\n", append=("import autograder\n",)),
     tampering("patches_numpy_comparisons", "train_step_no_mask_in_delta", before={"train_step": """
         np.allclose = lambda *args, **kwargs: True
         np.isclose = lambda a, b, *args, **kwargs: np.ones(np.broadcast(a, b).shape, dtype=bool)
@@ -424,7 +424,7 @@ ISOLATION = [
                 raise NotImplementedError()
         """),
     }),
-    hostile("huge_error_message", loses("relu"), "relu raised ValueError: no no", relu=code("""
+    hostile("huge_error_message", loses("relu"), "relu raised ValueError: \"no no", relu=code("""
         def relu(x):
             raise ValueError("no " * 5_000_000)
     """)),

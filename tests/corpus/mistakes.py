@@ -137,7 +137,7 @@ ENTRIES = [
         def relu2deriv(output)
             return output > 0
     """)),
-    mistake("name_error_in_added_cell", FULL, "NameError: name 'undefined_helper' is not defined",
+    mistake("name_error_in_added_cell", FULL, "NameError: \"name 'undefined_helper' is not defined\"",
             append=(code("""
                 import numpy as np
                 scale = undefined_helper(2)

@@ -21,8 +21,8 @@ from autograder.sandbox import Layers, StudentError
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SECRETS = {
-    "reference": REPOSITORY / "solutions" / "network.py",
-    "checks": REPOSITORY / "autograder" / "checks" / "__init__.py",
+    "reference": REPOSITORY / "solutions" / "mnist_mlp" / "__init__.py",
+    "checks": REPOSITORY / "solutions" / "mnist_mlp" / "checks" / "test_train.py",
     "source_notebook": REPOSITORY / "source" / "mnist_mlp" / "mnist_mlp.ipynb",
     "git": REPOSITORY / ".git" / "HEAD",
     "tests": REPOSITORY / "tests" / "corpus" / "__init__.py",
@@ -158,12 +158,12 @@ for place in PLACES:
 
 
 def test_nothing_written_by_one_process_reaches_the_next(every_layer):
-    """The process that checks train (it holds reference dependencies) leaves code everywhere it
-    can write; the process that checks train_step starts with a fresh scratch folder, /tmp, /dev/shm."""
+    """One student process leaves code everywhere it can write; the next one (another key: the
+    checks of another function) starts with a fresh scratch folder, /tmp, /dev/shm."""
     with make_sandbox(CARRIER, "def train_step(*args):\n    raise NotImplementedError\n", PICK_UP) as student:
-        assert student.call("train", []).values == [0]
+        assert student.call("train", [], process="first").values == [0]
         with pytest.raises(StudentError, match="NotImplementedError"):
-            student.call("train_step", [])
+            student.call("train_step", [], process="second")
 
 
 def test_without_layers_the_carrier_gets_through():
@@ -172,8 +172,8 @@ def test_without_layers_the_carrier_gets_through():
         with make_sandbox(
             CARRIER, "def train_step(*args):\n    raise NotImplementedError\n", PICK_UP, layers=Layers()
         ) as student:
-            assert student.call("train", []).values == [0]
-            carried = student.call("train_step", []).values
+            assert student.call("train", [], process="first").values == [0]
+            carried = student.call("train_step", [], process="second").values
     finally:
         Path("/tmp/carried.txt").unlink(missing_ok=True)
     assert carried == [7]

@@ -48,7 +48,8 @@ def test_call_returns_values_arguments_after_and_repeats():
 def test_student_error_names_the_cell_and_line():
     with sandbox("x = 1", "def f():\n    return 1 / 0\n") as student, pytest.raises(StudentError) as error:
         student.call("f", [])
-    assert str(error.value) == "f raised ZeroDivisionError: division by zero (cell 2, line 2)"
+    assert str(error.value) == (
+        'f raised ZeroDivisionError: "division by zero" (cell 2, line 2: "return 1 / 0")')
 
 
 def test_missing_function_names_the_cells_that_failed():
@@ -57,7 +58,9 @@ def test_missing_function_names_the_cells_that_failed():
             student.call("g", [])
     message = str(error.value)
     assert "g is not defined in the notebook" in message
-    assert "cell 1: NameError: name 'undefined_name' is not defined (cell 1, line 1)" in message
+    assert ('cell 1: NameError: "name \'undefined_name\' is not defined" '
+            '(cell 1, line 1: "undefined_name")') in message
+    assert 'cell 2: SyntaxError: "invalid syntax" (cell 2, line 1: "def g(:")' in message
     assert "cell 2: SyntaxError" in message
 
 
@@ -125,17 +128,73 @@ def test_the_process_is_restarted_after_a_crash():
         assert student.call("ok", []).values == [5]
 
 
-def test_dependencies_are_the_reference_during_a_call_only():
-    """One mistake costs once: evaluate runs with the reference relu, not the student's wrong one."""
+def test_a_bound_function_of_the_graders_answers_during_that_call_only():
+    """One mistake costs once: evaluate runs with the grader's relu (answered here, in this process),
+    not the student's wrong one; the student's relu is back after the call."""
+    seen = []
+
+    def graders_relu(x):
+        seen.append(x.copy())
+        return np.maximum(x, 0)
+
     with sandbox("""
+        kept = []
         def relu(x):
             return x * 0
         def evaluate(images, labels, weights_1, weights_2):
+            kept.append(relu)
             return float(relu(images).sum()), 0
+        def later(x):
+            return kept[0](x)
     """) as student:
-        result = student.call("evaluate", [np.array([-1.0, 2.0]), None, None, None])
-        assert result.values == [(2.0, 0)] and result.calls == {"relu": 1}
+        result = student.call("evaluate", [np.array([-1.0, 2.0]), None, None, None],
+                              bind={"relu": graders_relu})
+        assert result.values == [(2.0, 0)] and len(seen) == 1 and np.array_equal(seen[0], [-1.0, 2.0])
         assert np.array_equal(student.call("relu", [np.array([-1.0, 2.0])]).values[0], [0.0, 0.0])
+        with pytest.raises(StudentError, match="cannot be called now"):
+            student.call("later", [np.array([1.0])])  # the kept stand-in is dead outside its call
+    assert len(seen) == 1
+
+
+def test_the_graders_function_changes_arguments_in_place_and_draws_from_the_students_generator():
+    def step(weights, rng):
+        weights += rng.random(weights.shape)
+        return "done"
+
+    with sandbox("""
+        def train(weights, rng):
+            first = step(weights, rng)
+            return first, weights.copy(), rng.random()
+    """) as student:
+        result = student.call("train", [np.zeros(3), np.random.default_rng(5)], bind={"step": step})
+    rng = np.random.default_rng(5)
+    expected = rng.random(3)
+    done, weights, next_draw = result.values[0]
+    assert done == "done" and np.array_equal(weights, expected) and next_draw == rng.random()
+    assert np.array_equal(result.args_after[0][0], expected)
+
+
+def test_notebook_names_can_be_read_set_and_deleted_from_the_grader():
+    with sandbox("""
+        answer = {"k": [1, 2.5, "x"]}
+        def double(x):
+            return 2 * helper(x)
+        def helper(x):
+            return x
+    """) as student:
+        assert student.get("answer") == {"k": [1, 2.5, "x"]}
+        double = student.get("double")
+        assert double(4) == 8  # a function of the notebook, called from here
+        helper = student.get("helper")
+        student.set({"helper": lambda x: x + 1})
+        assert double(4) == 10
+        student.set({"helper": helper})
+        assert double(4) == 8
+        assert student.delete("helper") and not student.delete("helper")
+        with pytest.raises(StudentError, match="NameError"):
+            double(4)
+        with pytest.raises(NameError):
+            student.get("helper")
 
 
 def test_cannot_import_the_kit_or_site_packages():
@@ -242,7 +301,7 @@ def test_a_host_without_file_isolation_refuses_unless_allowed(tmp_path):
     assert report["layers"] == ["rlimits"] and report["hides_files"] is False
 
 
-PRESTART = ("", "train_step+evaluate", "train")
+PRESTART = ("", "second", "third")
 PRINTS_WHEN_RUN = "print('the cells ran')\ndef relu(x):\n    return x\ndef train():\n    return 7\n"
 
 
@@ -256,12 +315,12 @@ def test_started_processes_run_no_student_code_before_their_turn(every_layer):
         student.start()
         assert set(student._spares) == set(PRESTART)  # all launched at once, none greeted yet
         assert student.call("relu", [2.0]).values == [2.0]
-        assert set(student._spares) == {"train_step+evaluate", "train"}
+        assert set(student._spares) == {"second", "third"}
         assert all(spare.process.poll() is None for spare in student._spares.values())
         assert student.output.count("the cells ran") == 1  # only the process whose turn it is
-        assert student.call("train", []).values == [7]
+        assert student.call("train", [], process="third").values == [7]
         assert student.output.count("the cells ran") == 2
-        waiting = student._spares["train_step+evaluate"].process
+        waiting = student._spares["second"].process
     assert waiting.returncode is not None  # close ends the processes that never had a turn
 
 
@@ -269,10 +328,10 @@ def test_a_started_process_that_died_waiting_is_replaced(every_layer):
     with prestarted(every_layer) as student:
         student.start()
         student.call("relu", [1.0])
-        spare = student._spares["train"].process
+        spare = student._spares["third"].process
         os.killpg(spare.pid, 9)
         spare.wait()
-        assert student.call("train", []).values == [7]
+        assert student.call("train", [], process="third").values == [7]
 
 
 def test_without_namespaces_only_one_process_is_started_at_a_time(every_layer):
@@ -282,5 +341,5 @@ def test_without_namespaces_only_one_process_is_started_at_a_time(every_layer):
         student.start()
         assert set(student._spares) == {""}
         assert student.call("relu", [3.0]).values == [3.0] and not student._spares
-        assert student.call("train", []).values == [7]
+        assert student.call("train", [], process="third").values == [7]
         assert student.output.count("the cells ran") == 2

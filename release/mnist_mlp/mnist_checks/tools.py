@@ -46,28 +46,35 @@ class Rng:
 
 
 def fail(what: str, expected: str, got: str, hint: str) -> CheckFailure:
-    return CheckFailure(f"{what}: expected {expected}, got {got}. Hint: {hint}")
+    return CheckFailure(f"{what}: expected {expected}, got {got}.\nHint: {hint}")
 
 
 def describe(value: Any, limit: int = 6) -> str:
-    """A short description of a returned value: type, shape, dtype and a few values."""
+    """A short description of a returned value (one line): type, shape, dtype and a few values."""
     if hasattr(value, "type_name"):
-        return f"an object of type {value.type_name}"
+        return f"an object of type {short(value.type_name)}"
     if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
-        return f"{np.asarray(value).item()!r} ({value.dtype})"
-    if value is None or isinstance(value, bool | int | float):
-        return repr(value)
+        return f"{short(np.asarray(value).item())} ({value.dtype})"
+    if value is None or isinstance(value, bool | int | float | str | bytes):
+        return short(value)
     if isinstance(value, np.ndarray):
-        flat = value.ravel()
-        shown = np.array2string(flat[:limit] + 0, precision=6, separator=", ")
-        more = ", ..." if flat.size > limit else ""
-        return f"array of shape {value.shape}, dtype {value.dtype}, values {shown[:-1]}{more}]"
+        flat = value.ravel()[:limit]
+        shown = np.array2string(flat + 0 if flat.dtype.kind in "biufc" else flat, precision=6, separator=", ")
+        more = ", ..." if value.size > limit else ""
+        return f"array of shape {value.shape}, dtype {value.dtype}, values {short(shown[:-1], 200)}{more}]"
     if isinstance(value, tuple | list):
         items = ", ".join(describe(v, 3) for v in value[:4])
         return f"a {type(value).__name__} of {len(value)}: ({items})"
     if isinstance(value, dict):
-        return f"a dict with keys {sorted(value)}"
-    return repr(value)
+        keys = sorted(short(key, 40) for key in list(value)[:12])
+        return f"a dict with keys [{', '.join(keys)}]" + (" ..." if len(value) > 12 else "")
+    return f"an object of type {short(type(value).__name__)}"
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` on one line, at most ``limit`` characters (a value the student returned)."""
+    text = repr(value).encode("ascii", "backslashreplace").decode()
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def two_numbers(expected: float, got: float) -> tuple[str, str]:
@@ -117,13 +124,18 @@ def explain(kind: str, message: str) -> str:
 
 
 def call(student: Any, function: str, args: list, what: str, hint: str, kwargs: dict | None = None,
-         repeat: int = 1) -> Any:
-    """``student.call(...)``; an exception of the student's code fails the check with the hint."""
+         repeat: int = 1, stand_ins: bool = True) -> Any:
+    """``student.call(...)``; an exception of the student's code fails the check with the hint.
+
+    ``stand_ins=False``: the function runs with the student's own versions of the functions it
+    calls (the grader's versions stand in for them otherwise)."""
     try:
-        return student.call(function, args, kwargs or {}, repeat)
-    except StudentRaised as error:
+        if stand_ins:
+            return student.call(function, args, kwargs or {}, repeat)
+        return student.call(function, args, kwargs or {}, repeat, stand_ins=False)
+    except getattr(student, "Raised", StudentRaised) as error:
         sentence = explain(error.kind, error.message)
-        raise CheckFailure(f"{what}: {error}. {sentence + ' ' if sentence else ''}Hint: {hint}") from None
+        raise CheckFailure(f"{what}: {error}.\n{sentence + chr(10) if sentence else ''}Hint: {hint}") from None
 
 
 # ----------------------------------------------------------------------------- values
@@ -266,18 +278,26 @@ class LocalStudent:
     those stand-ins (counting their calls) and put back afterwards.
     """
 
+    Raised = StudentRaised
+
     def __init__(self, namespace: dict, stand_ins: dict | None = None) -> None:
         self.namespace, self.stand_ins = namespace, stand_ins or {}
 
-    def call(self, function: str, args: list, kwargs: dict | None = None, repeat: int = 1) -> Result:
+    def passed(self, *functions: str) -> bool | None:
+        """Whether those functions passed their checks: not known here."""
+        return None
+
+    def call(self, function: str, args: list, kwargs: dict | None = None, repeat: int = 1,
+             stand_ins: bool = True) -> Result:
         target = self.namespace.get(function)
         if not callable(target):
-            raise CheckFailure(f"{function} is not defined. Hint: run the cell that defines {function} "
+            raise CheckFailure(f"{function} is not defined.\nHint: run the cell that defines {function} "
                                "and check that it runs without an error.")
-        calls = dict.fromkeys(self.stand_ins, 0)
+        used = self.stand_ins if stand_ins else {}
+        calls = dict.fromkeys(used, 0)
         scalars: dict[str, set] = {}
-        saved = {name: self.namespace.get(name) for name in self.stand_ins}
-        for name, stand_in in self.stand_ins.items():
+        saved = {name: self.namespace.get(name) for name in used}
+        for name, stand_in in used.items():
             self.namespace[name] = counting(stand_in, name, calls, scalars)
         values, args_after, generators = [], [], {}
         try:

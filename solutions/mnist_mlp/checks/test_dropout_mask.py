@@ -1,6 +1,6 @@
 """dropout_mask(shape, rng): 0s and 1s, each 1 with probability 1/2, drawn from rng only."""
 
-from autograder.checks.mnist_checks import tasks, visible
+from mnist_checks import tasks, visible
 
 DRAWS, SIZE = 200, 100
 

@@ -1,8 +1,7 @@
 """relu2deriv(output): 1 where the ReLU unit fired (output > 0), else 0; output left unchanged."""
 
 import numpy as np
-
-from autograder.checks.mnist_checks import tasks, visible
+from mnist_checks import tasks, visible
 
 
 def test_visible_inputs(student, rng):

@@ -1,8 +1,7 @@
 """one_hot_encoding(labels, dimension=10): float64 rows with a single 1.0 at each label."""
 
 import numpy as np
-
-from autograder.checks.mnist_checks import tasks, visible
+from mnist_checks import tasks, visible
 
 
 def test_visible_inputs(student, rng):

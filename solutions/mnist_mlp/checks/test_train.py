@@ -8,11 +8,11 @@ weights that come back; the threshold is calibrated in docs/calibration.md.
 """
 
 import numpy as np
+from mnist_checks import loop, visible
+from mnist_checks.tools import Rng, call, fail
 
-from autograder.checks.mnist_checks import loop, visible
-from autograder.checks.mnist_checks.tools import Rng, call, fail
-from autograder.data import mnist_subset, tutorial_start
-from solutions import network
+from solutions import mnist_mlp as network
+from solutions.mnist_mlp.grading import mnist_subset, tutorial_start
 
 TRAIN_IMAGES, TEST_IMAGES, EPOCHS, LEARNING_RATE = 1000, 1000, 3, 0.005
 MIN_TEST_ACCURACY = 0.60  # correct runs: 0.647 to 0.753 over 30 seeds; docs/calibration.md
@@ -46,11 +46,25 @@ def test_history_and_calls(student, rng):
 
 
 def test_reaches_minimum_accuracy(student, rng):
+    """3 epochs from the tutorial's initial weights reach the calibrated accuracy. With the student's
+    own train_step, dropout_mask and evaluate when they passed their checks; when one did not,
+    the grader's versions stand in for them, and (calls of the grader's versions being answered
+    from the grading process, which costs time) the run is the whole first epoch with a small
+    hidden layer, its history compared with the reference loop's, entry by entry."""
+    own = student.passed("dropout_mask", "train_step", "evaluate")
+    if own is False:
+        data = mnist_subset(TRAIN_IMAGES, TEST_IMAGES)
+        hidden = 8
+        weights = (0.2 * rng.random((784, hidden)) - 0.1, 0.2 * rng.random((hidden, 10)) - 0.1)
+        sets = (data.training_images, data.training_labels, data.test_images, data.test_labels)
+        compare_with_reference(student, sets, weights, 1, LEARNING_RATE, 884736743)
+        return
     data = mnist_subset(TRAIN_IMAGES, TEST_IMAGES)
     weights_1, weights_2, drawn = tutorial_start()
     args = [data.training_images, data.training_labels, data.test_images, data.test_labels,
             weights_1, weights_2, EPOCHS, LEARNING_RATE, Rng(884736743, skip=drawn)]
-    result = call(student, "train", args, "train on the first 1,000 MNIST images", loop.TRAIN_HINT)
+    result = call(student, "train", args, "train on the first 1,000 MNIST images", loop.TRAIN_HINT,
+                  stand_ins=own is None)
     history = loop.check_history_form(result.values[0], EPOCHS)
     final_1, final_2 = result.args_after[0][4], result.args_after[0][5]
     _, accurate = network.evaluate(data.test_images, data.test_labels, final_1, final_2)

@@ -1,0 +1,77 @@
+"""What ``nbgrader autograde`` gives the very files the kit graded, in a scratch copy of the course.
+
+The scratch course holds the assignment's source folder, the course's ``solutions`` package
+(the notebooks' hidden tests import its checks) and ``nbgrader_config.py``; Jupyter's folders
+are private to it, with a kernel of this interpreter. Each file is submitted as its own student.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from autograder.assignments import Graded
+
+IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "data", "*-ubyte.gz")
+
+
+def scratch_course(graded: Graded, folder: Path) -> Path:
+    course = folder / "course"
+    shutil.copytree(graded.root / "source" / graded.name, course / "source" / graded.name, ignore=IGNORED)
+    shutil.copytree(graded.solutions, course / "solutions", ignore=IGNORED)
+    config = graded.root / "nbgrader_config.py"
+    if config.is_file():
+        shutil.copy2(config, course / "nbgrader_config.py")
+    return course
+
+
+def environment(folder: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        JUPYTER_CONFIG_DIR=str(folder / "jupyter" / "config"),
+        JUPYTER_DATA_DIR=str(folder / "jupyter" / "data"),
+        IPYTHONDIR=str(folder / "jupyter" / "ipython"),
+        MPLBACKEND="Agg",
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
+    env.pop("JUPYTER_PATH", None)
+    return env
+
+
+def run(command: list[str], course: Path, env: dict[str, str]) -> None:
+    process = subprocess.run(command, cwd=course, env=env, capture_output=True, text=True, timeout=1800)
+    if process.returncode != 0:
+        tail = (process.stderr or process.stdout).strip().splitlines()[-3:]
+        raise RuntimeError(f"{' '.join(command[2:4])} exited with {process.returncode}: {' / '.join(tail)}")
+
+
+def nbgrader_totals(graded: Graded, files: dict[str, Path]) -> dict[str, float]:
+    """nbgrader's total for each file (by label), autograded as the notebook of one student each."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    folder = Path(tempfile.mkdtemp(prefix=f"validate-nbgrader-{graded.name}-"))
+    try:
+        course = scratch_course(graded, folder)
+        env = environment(folder)
+        run([sys.executable, "-m", "ipykernel", "install", "--user", "--name", "python3"], course, env)
+        run([sys.executable, "-m", "nbgrader", "generate_assignment", graded.name, "--force"], course, env)
+        students = {label: f"s{index}" for index, label in enumerate(files)}
+        for label, path in files.items():
+            target = course / "submitted" / students[label] / graded.name / graded.notebook.name
+            target.parent.mkdir(parents=True)
+            shutil.copy(path, target)
+        run([sys.executable, "-m", "nbgrader", "autograde", graded.name, "--force"], course, env)
+        totals = {}
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+            for label, student in students.items():
+                try:
+                    totals[label] = float(gradebook.find_submission(graded.name, student).score)
+                except MissingEntry:
+                    continue
+        return totals
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,108 @@
+"""The student contract of an assignment, read from its solution cells: what they define, and
+which of those functions each one calls.
+
+A solution cell's top-level ``def`` and ``class`` statements define the functions students
+write; its other top-level names (assignments, imports) are values. A function *calls* another
+contract function when its body names it. Checks of a function that calls others run with the
+grader's versions of those in their place (one mistake costs points once), and never in a
+student process where the functions those stand in for were checked (``process_plan``): the
+grader's versions answer calls, so such a process would let code that kept a check's inputs
+ask for the expected answers.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Contract:
+    """``functions`` and ``values`` the solution cells define (in notebook order); ``calls``: the
+    other contract functions each function names in its body."""
+
+    functions: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+    calls: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*self.functions, *self.values)
+
+
+def defined_names(source: str) -> tuple[list[str], list[str], dict[str, set[str]]]:
+    """The functions (and classes) and values a cell's top level defines, and the names each
+    function's body uses. A cell that does not parse defines nothing."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return [], [], {}
+    functions, values, uses = [], [], {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            functions.append(node.name)
+            uses[node.name] = _free_names(node)
+        else:
+            values.extend(_targets(node))
+    return functions, values, uses
+
+
+def _free_names(node: ast.AST) -> set[str]:
+    """The names a definition reads that it does not bind itself (its parameters, its locals)."""
+    bound = {
+        arg.arg
+        for n in ast.walk(node)
+        if isinstance(n, ast.arguments)
+        for arg in (*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg)
+        if arg is not None
+    }
+    bound |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - bound
+
+
+def _targets(node: ast.stmt) -> list[str]:
+    if isinstance(node, ast.Assign):
+        return [n.id for target in node.targets for n in ast.walk(target) if isinstance(n, ast.Name)]
+    if isinstance(node, ast.AnnAssign | ast.AugAssign) and isinstance(node.target, ast.Name):
+        return [node.target.id]
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return [(alias.asname or alias.name).split(".")[0] for alias in node.names if alias.name != "*"]
+    return []
+
+
+def contract_of(solution_sources: Iterable[str]) -> Contract:
+    """The contract the solution cells ``solution_sources`` (in notebook order) define."""
+    functions: list[str] = []
+    values: list[str] = []
+    uses: dict[str, set[str]] = {}
+    for source in solution_sources:
+        cell_functions, cell_values, cell_uses = defined_names(source)
+        functions += [f for f in cell_functions if f not in functions]
+        values += [v for v in cell_values if v not in values and v not in cell_functions]
+        uses.update(cell_uses)
+    values = [v for v in values if v not in functions]
+    calls = {f: tuple(g for g in functions if g != f and g in uses.get(f, ())) for f in functions}
+    return Contract(tuple(functions), tuple(values), {f: c for f, c in calls.items() if c})
+
+
+def process_plan(order: Iterable[str], calls: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """The student process each function (in the order its checks run) is checked in.
+
+    A process may check ``f`` when none of the functions standing in for ``f``'s calls was
+    checked there, and ``f`` itself never stood in there. Processes are named ``""`` (the
+    first), ``"2"``, ``"3"``...
+    """
+    processes: list[tuple[str, set[str], set[str]]] = []  # (key, checked, stood in)
+    plan = {}
+    for function in order:
+        stand_ins = set(calls.get(function, ()))
+        free = [p for p in processes if not stand_ins & p[1] and function not in p[2]]
+        if not free:
+            free = [(str(len(processes) + 1) if processes else "", set(), set())]
+            processes.append(free[0])
+        key, checked, stood_in = free[0]
+        checked.add(function)
+        stood_in.update(stand_ins)
+        plan[function] = key
+    return plan

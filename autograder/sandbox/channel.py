@@ -1,0 +1,172 @@
+"""The conversation with one student process: requests, replies, and calls back to the grader.
+
+Every request carries a sequence number, and so must every message that answers it. While a
+request is under way, the student process may call back: a function the grader put in place
+of one of the student's (``bind``) runs *here*, in the grading process, on the arguments
+that came back as plain data, and its result and its in-place changes to the arguments are
+sent back the same way. Only the functions of the request under way can be called, and only
+while it is under way. A message that answers an earlier request (a forged reply left the
+pipe out of step) raises ``OutOfStep``, so the caller can replace the process.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from autograder import wire
+from autograder.sandbox.streams import DeadlineStream
+
+
+class OutOfStep(wire.WireError):
+    """A message that belongs to an earlier request: the process broke the protocol before."""
+
+
+_IDS = itertools.count(
+    1
+)  # ids of the grader's functions, never reused: a kept proxy cannot reach a newer one
+
+
+@dataclass
+class GraderCallables:
+    """The grader's functions a request lets the student process call, by id, and what
+    happened when they were called (failures, for the check's message)."""
+
+    functions: dict[int, Callable] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, function: Callable, name: str) -> wire.Callable:
+        ident = next(_IDS)
+        self.functions[ident], self.names[ident] = function, name
+        return wire.Callable(ident, name)
+
+    def drop(self, ident: int) -> None:
+        self.functions.pop(ident, None)
+        self.names.pop(ident, None)
+
+    def including(self, other: GraderCallables) -> GraderCallables:
+        """These functions and ``other``'s, failures recorded here."""
+        return GraderCallables(
+            {**other.functions, **self.functions}, {**other.names, **self.names}, self.failures
+        )
+
+
+class Channel:
+    """The two pipe ends of one student process, with the reply caps of ``wire``."""
+
+    def __init__(
+        self,
+        requests: DeadlineStream,
+        replies: DeadlineStream,
+        remote: Callable[[wire.Handle], Any] | None = None,
+    ) -> None:
+        self.requests, self.replies = requests, replies
+        self.remote = remote  # turns a handle of a student function into something callable here
+        self._seq = itertools.count(1)
+        self.callbacks = 0
+
+    def set_deadline(self, deadline: float) -> None:
+        self.requests.deadline = self.replies.deadline = deadline
+
+    def request(
+        self, header: dict, arrays: list[np.ndarray] = (), callables: GraderCallables | None = None
+    ) -> tuple[dict, list[np.ndarray]]:
+        """Send one request and return its reply, answering calls back on the way."""
+        seq = next(self._seq)
+        wire.send(self.requests, dict(header, seq=seq), list(arrays))
+        while True:
+            reply, received = wire.receive(self.replies, wire.MAX_REPLY_BYTES, wire.MAX_HEADER_BYTES)
+            if reply.get("op") == "callback":
+                if reply.get("seq") != seq:
+                    raise OutOfStep("a call back that belongs to no request under way")
+                self._answer(reply, received, callables or GraderCallables())
+                continue
+            if reply.get("seq") != seq:
+                raise OutOfStep(f"a reply to request {str(reply.get('seq'))[:20]} while {seq} was under way")
+            return reply, received
+
+    def _answer(self, message: dict, arrays: list[np.ndarray], callables: GraderCallables) -> None:
+        self.callbacks += 1
+        function = callables.functions.get(message.get("id"))
+        if function is None:
+            self._send_raise("RuntimeError", "this function of the grader's cannot be called now")
+            return
+        name = callables.names[message["id"]]
+        args, kwargs = wire.decode_arguments(
+            message.get("args"), message.get("kwargs"), arrays, self._resolve
+        )
+        before = [_snapshot(a) for a in args], {k: _snapshot(v) for k, v in kwargs.items()}
+        try:
+            value = function(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - the grader's function failed on the student's input
+            callables.failures.append(f"{name} (the grader's version) raised {type(error).__name__}: {error}")
+            self._send_raise(
+                type(error).__name__,
+                f"the grader's version of {name} raised {type(error).__name__} on the arguments it was given",
+            )
+            return
+        out: list[np.ndarray] = []
+        register = _registrar(callables)
+        changed = [
+            [str(i), wire.encode(a, out, register)] for i, a in enumerate(args) if not _same(a, before[0][i])
+        ]
+        changed += [
+            [k, wire.encode(v, out, register)] for k, v in kwargs.items() if not _same(v, before[1][k])
+        ]
+        wire.send(
+            self.requests,
+            {"op": "return", "value": wire.encode(value, out, register), "changed": changed},
+            out,
+        )
+
+    def _send_raise(self, kind: str, message: str) -> None:
+        wire.send(self.requests, {"op": "raise", "type": kind, "message": message})
+
+    def _resolve(self, node: dict) -> Any:
+        resolved = wire.decode_reference(node)
+        if isinstance(resolved, wire.Handle) and resolved.kind == "function" and self.remote is not None:
+            return self.remote(resolved)
+        return resolved
+
+
+def _registrar(callables: GraderCallables) -> Callable[[Any], Any]:
+    """For ``wire.encode``: a function of the grader's crosses as a callable; nothing else may."""
+
+    def register(value: Any) -> wire.Callable:
+        if callable(value):
+            return callables.add(value, getattr(value, "__name__", "function"))
+        raise TypeError(f"the grader cannot send an object of type {type(value).__name__}")
+
+    return register
+
+
+def _snapshot(value: Any) -> Any:
+    if isinstance(value, np.random.Generator):
+        return copy.deepcopy(value.bit_generator.state)
+    if isinstance(value, np.ndarray | list | dict | set):
+        return copy.deepcopy(value)
+    return None
+
+
+def _same(value: Any, snapshot: Any) -> bool:
+    """Whether an argument is as it was before the call (only mutable kinds can have changed)."""
+    if isinstance(value, np.random.Generator):
+        return value.bit_generator.state == snapshot
+    if isinstance(value, np.ndarray):
+        return (
+            snapshot is not None
+            and value.shape == snapshot.shape
+            and np.array_equal(value, snapshot, equal_nan=value.dtype.kind in "fc")
+        )
+    if isinstance(value, list | dict | set):
+        try:
+            return bool(value == snapshot)
+        except ValueError:  # containers of arrays: compare what the wire would carry
+            return False
+    return True
