@@ -93,6 +93,19 @@ class Assignment:
             tuple((c.grade_id, c.points) for c in self.manual),
         )
 
+    def answer_cell_of(self, name: str) -> str | None:
+        """The grade id of the answer cell that defines ``name``."""
+        from autograder.contract import names_defined
+
+        return next(
+            (
+                cell
+                for cell, source in zip(self.tasks, self.solution_sources, strict=False)
+                if name in names_defined(source)
+            ),
+            None,
+        )
+
     def grade_id_of(self, function: str) -> str | None:
         """The grade id of the test cell of the task that defines ``function``."""
         return next((cell.grade_id for cell in self.graded if function in cell.functions), None)

@@ -139,12 +139,14 @@ def solutions_folder(root: Path) -> Path:
 
 def course_root(start: Path | None = None) -> Path:
     """The course: ``$AUTOGRADER_COURSE``, else the nearest folder at or above ``start`` (the
-    working directory) that has ``source/`` or ``release/``, else the kit's own checkout."""
+    working directory) that has ``source/``, ``release/`` or ``nbgrader_config.py``, else the
+    kit's own checkout."""
     if os.environ.get("AUTOGRADER_COURSE"):
         return Path(os.environ["AUTOGRADER_COURSE"]).resolve()
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if any((folder / name).is_dir() for name in NOTEBOOK_FOLDERS):
+        markers = [folder / name for name in NOTEBOOK_FOLDERS]
+        if any(m.is_dir() for m in markers) or (folder / "nbgrader_config.py").is_file():
             return folder
     return KIT
 
@@ -221,7 +223,11 @@ def identify(submission: Path, root: Path, explicit: str | None = None) -> Grade
     if explicit and explicit.endswith(".ipynb"):
         graded = load_path(Path(explicit))
     elif explicit:
-        graded = load(root, explicit, _notebook_id(root, explicit, submission, ids))
+        try:
+            graded = load(root, explicit, _notebook_id(root, explicit, submission, ids))
+        except UsageError:
+            _belongs_elsewhere(submission, root, explicit, ids)
+            raise
     else:
         graded = _guess(submission, root, ids)
     _check_match(submission, root, graded, ids)
@@ -262,15 +268,19 @@ def _check_match(submission: Path, root: Path, graded: Graded, ids: set[str]) ->
     """A notebook whose grade ids are another assignment's, not this one's, is not graded as this one."""
     if not ids or ids & all_ids(graded):
         return
-    for name in assignment_names(root):
-        for path in notebooks(root, name):
-            other = load(root, name, path.stem)
-            if ids & all_ids(other):
-                raise UsageError(
-                    f"{submission.name} is a notebook of assignment {name} "
-                    f"({path.name}), not of {graded.name}: grade it with --assignment {name}"
-                )
+    _belongs_elsewhere(submission, root, graded.name, ids)
     raise UsageError(
         f"{submission.name} carries none of the grade ids of assignment {graded.name} "
         f"({graded.notebook.name}): it is not a notebook of that assignment"
     )
+
+
+def _belongs_elsewhere(submission: Path, root: Path, name: str, ids: set[str]) -> None:
+    """Raise, naming both, when ``submission`` is a notebook of an assignment other than ``name``."""
+    for other in assignment_names(root):
+        for path in notebooks(root, other):
+            if other != name and ids & all_ids(load(root, other, path.stem)):
+                raise UsageError(
+                    f"{submission.name} is a notebook of assignment {other} ({path.name}), not of {name}: "
+                    f"grade it with --assignment {other}"
+                )

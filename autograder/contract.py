@@ -48,6 +48,12 @@ def defined_names(source: str) -> tuple[list[str], list[str], dict[str, set[str]
     return functions, values, uses
 
 
+def names_defined(source: str) -> set[str]:
+    """Every name a cell's top level binds (functions, classes, values, imports)."""
+    functions, values, _ = defined_names(source)
+    return {*functions, *values}
+
+
 def _free_names(node: ast.AST) -> set[str]:
     """The names a definition reads that it does not bind itself (its parameters, its locals)."""
     bound = {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,8 +58,8 @@ def grade(assignment: Assignment, outcomes: list[CheckOutcome], visibility: str)
             raise RuntimeError(f"no check ran for grade id {cell.grade_id!r}")
         passed = all(o.passed for o in mine)
         if not_written(mine):
-            lines = [f"NOT WRITTEN {cell.grade_id}: not written yet (its answer cell still raises "
-                     "NotImplementedError)"]
+            lines = [f"NOT WRITTEN {cell.grade_id}: {unwritten(mine)} not written yet (the answer cell still "
+                     "raises NotImplementedError)"]
         else:
             lines = [f"{'PASS' if o.passed else 'FAIL'} {o.name}" + ("" if o.passed else f": {o.message}")
                      for o in mine]
@@ -71,6 +72,15 @@ def grade(assignment: Assignment, outcomes: list[CheckOutcome], visibility: str)
             "visibility": visibility,
         })
     return result
+
+
+UNWRITTEN = re.compile(rf"\b(\w+) raised {NOT_WRITTEN}")
+
+
+def unwritten(outcomes: list[CheckOutcome]) -> str:
+    """``train is``, ``relu and train are``: the functions the messages say are not written."""
+    names = list(dict.fromkeys(m for o in outcomes for m in UNWRITTEN.findall(o.message))) or ["the task"]
+    return " and ".join(names) + (" are" if len(names) > 1 else " is")
 
 
 def not_written(outcomes: list[CheckOutcome]) -> bool:

@@ -20,6 +20,7 @@ import pytest
 
 from autograder.assignments import Graded, importable
 from autograder.context import name_places
+from autograder.contract import names_defined
 from autograder.sandbox import GraderError, MissingFunction, Sandbox, SandboxError, StudentError
 from autograder.student import GradedStudent
 from autograder.submission import place_labels
@@ -118,17 +119,28 @@ class GradingPlugin:
         mine = [o for o in self.outcomes if o.grade_id == grade_id]
         return bool(mine) and all(o.passed for o in mine) if grade_id else None
 
+    def unwritten(self, name: str) -> bool:
+        """Whether the answer cell that defines ``name`` failed to run with NotImplementedError."""
+        cell = self.graded.assignment.answer_cell_of(name)
+        indices = [c.index for c in self.sandbox.cells if cell and c.grade_id == cell]
+        return any("NotImplementedError" in self.sandbox.cell_errors.get(i, "") for i in indices)
+
     def notebook_namespace(self, grade_id: str) -> NotebookNamespace:
         """The namespace test cells run in, with the given cells above ``grade_id`` run in it."""
         assignment = self.graded.assignment
         if self._namespace is None:
-            self._namespace = NotebookNamespace(self.sandbox, assignment.contract.names, self.graded.process)
+            given = {n for c in assignment.context if c.kind == "run" for n in names_defined(c.source)}
+            names = assignment.contract.names
+            self._namespace = NotebookNamespace(self.sandbox, names, given, self.unwritten)
             dict.update(self._namespace, self._given.namespace)
         limit = assignment.order.index(grade_id) if grade_id in assignment.order else len(assignment.order)
+        self._namespace.propagate = False
         for cell in assignment.context:
             if cell.grade_id not in self._given.ran and assignment.order.index(cell.grade_id) < limit:
                 self._given.ran.add(cell.grade_id)
                 run_statements(cell.source, self._namespace, f"<given cell {cell.grade_id}>")
+        self._namespace.mark_synced()
+        self._namespace.propagate = True
         return self._namespace
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:

@@ -92,7 +92,7 @@ def student_cells(path: str | os.PathLike, assignment: Assignment,
             added += 1
             label = f"your cell after Task {task}" if task else "your cell before Task 1"
             label += f" (the {_ordinal(added)})" if added > 1 else ""
-        chosen.append(Cell(index, strip_magics(cell_source(cell)), label))
+        chosen.append(Cell(index, strip_magics(cell_source(cell)), label, grade_id=grade_id or ""))
     given_up_to(None)
     return chosen
 

@@ -7,7 +7,9 @@ notebook's (``NotebookNamespace``):
 - a name the solution cells define is the student's: a function stands for a call into the
   sandbox, a value is fetched from it as data, on every use;
 - assigning such a name (``relu = fake``) binds it in the student's process (a function of the
-  test's own, called from the student's code, calls back here); ``del`` deletes it there;
+  test's own, called from the student's code, calls back here); ``del`` deletes it there; so
+  does assigning a name a given cell defines (the given cells ran there too), which is also
+  kept here;
 - the given cells' definitions (imports, helpers, data) come from running those cells here,
   statement by statement, before the test cells that follow them (a call they make of a student
   function goes to the sandbox); a student can neither see nor replace them;
@@ -26,10 +28,17 @@ import builtins
 import contextlib
 import io
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from autograder.sandbox import RemoteFunction, Sandbox, StudentError
+from autograder.sandbox import (
+    GraderError,
+    MissingFunction,
+    RemoteFunction,
+    Sandbox,
+    SandboxError,
+    StudentError,
+)
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -38,21 +47,61 @@ class TestCellFailure(AssertionError):
     """A test cell did not run to its end: the message says what stopped it."""
 
 
-class NotebookNamespace(dict):
-    """The globals a test cell runs in (see the module's docstring)."""
+_ABSENT = object()
 
-    def __init__(self, sandbox: Sandbox, student_names: Iterable[str], process: dict[str, str]) -> None:
+
+class NotebookNamespace(dict):
+    """The globals a test cell runs in (see the module's docstring).
+
+    A test's own assignments land here. Those of the student's names and of the given cells'
+    names are carried to the student's process (``sync``) before anything runs there: at once
+    for a plain assignment or ``del``, and, for one Python writes straight into this dict (a name
+    declared ``global`` anywhere in the cell), before the next call into the notebook.
+    """
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        student_names: Iterable[str],
+        given_names: Iterable[str] = (),
+        unwritten: Callable[[str], bool] = lambda name: False,
+    ) -> None:
         super().__init__(__name__="__main__", __builtins__=builtins)
         self.sandbox = sandbox
+        self.unwritten = unwritten  # whether a student name's answer cell still raises NotImplementedError
         self.student_names = frozenset(student_names)
-        self.process = process
-        self.fetched = False
+        self.given_names = frozenset(given_names) - self.student_names
+        self.propagate = True  # off while the given cells run here: they ran in the student's process too
+        self._synced: dict[str, Any] = {}  # shared name -> the value the student's process was given
 
-    def _where(self, name: str) -> str:
-        return self.process.get(name, "")
+    @property
+    def shared(self) -> frozenset[str]:
+        return self.student_names | self.given_names
+
+    def mark_synced(self) -> None:
+        """What this dict holds now of the given cells' names is what the student's process holds."""
+        self._synced.update({name: dict.get(self, name, _ABSENT) for name in self.given_names})
+
+    def sync(self) -> None:
+        """Carry the test's changes of shared names to the student's process."""
+        for name in self.shared:
+            current = dict.get(self, name, _ABSENT)
+            if current is not self._synced.get(name, _ABSENT):
+                self._carry(name, current)
+
+    def _carry(self, name: str, value: Any) -> None:
+        self._synced[name] = value
+        if value is _ABSENT:
+            self.sandbox.delete(name, "")
+            return
+        try:
+            self.sandbox.set({name: value}, "")
+        except TypeError:  # an object that cannot cross (a module): the notebook keeps its own
+            if name in self.student_names:
+                raise
 
     def __getitem__(self, name: str) -> Any:
-        if name in self.student_names:
+        if name in self.student_names and not dict.__contains__(self, name):
             return self._fetch(name)
         return super().__getitem__(name)
 
@@ -65,14 +114,16 @@ class NotebookNamespace(dict):
             raise KeyError(name) from None
 
     def _fetch(self, name: str) -> Any:
-        held = self.sandbox.held(name)
-        if held is not None:
-            return held
-        self.fetched = True
+        self.sync()
         try:
-            return self.sandbox.get(name, self._where(name))
+            value = self.sandbox.get(name, "")
         except NameError:
+            if name in self.student_names and self.unwritten(name):
+                raise CellStopped(
+                    f"{name} raised NotImplementedError (its answer cell is not written yet)"
+                ) from None
             raise NameError(f"name {name!r} is not defined") from None
+        return SyncedFunction.of(value, self) if isinstance(value, RemoteFunction) else value
 
     def get(self, name: str, default: Any = None) -> Any:
         try:
@@ -84,17 +135,95 @@ class NotebookNamespace(dict):
         return super().__contains__(name) or name in self.student_names
 
     def __setitem__(self, name: str, value: Any) -> None:
-        if name in self.student_names:
-            self.sandbox.set({name: value}, self._where(name))
-        else:
-            super().__setitem__(name, value)
+        super().__setitem__(name, value)
+        if name in self.student_names or (name in self.given_names and self.propagate):
+            self._carry(name, value)
+        elif name in self.given_names:
+            self._synced[name] = value
 
     def __delitem__(self, name: str) -> None:
-        if name in self.student_names:
-            if not self.sandbox.delete(name, self._where(name)):
-                raise KeyError(name)
-        else:
+        present = dict.__contains__(self, name)
+        if present:
             super().__delitem__(name)
+        if name in self.student_names or (name in self.given_names and self.propagate):
+            self._synced[name] = _ABSENT
+            if not self.sandbox.delete(name, "") and not present:
+                raise KeyError(name)
+        elif not present:
+            raise KeyError(name)
+
+
+class SyncedFunction(RemoteFunction):
+    """A function of the notebook, as a test cell holds it: the test's changes of names reach the
+    student's process before each call."""
+
+    namespace: NotebookNamespace
+
+    @classmethod
+    def of(cls, function: RemoteFunction, namespace: NotebookNamespace) -> SyncedFunction:
+        synced = cls(
+            function.sandbox, function.handle, function.__name__, function.generation, function.process
+        )
+        synced.namespace = namespace
+        return synced
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.namespace.sync()
+        try:
+            return super().__call__(*args, **kwargs)
+        except StudentError as error:
+            if error.exit is not None:
+                raise CellStopped(str(error)) from None
+            raise as_raised(error) from None
+        except (SandboxError, MissingFunction) as error:
+            raise CellStopped(str(error)) from None
+        except GraderError as error:
+            raise GraderStopped(error) from None
+
+
+class CellStopped(BaseException):
+    """The student's process failed under a test cell (a limit, a crash, an exit): the cell stops
+    there, whatever ``except`` clauses the test has, as a notebook cell would."""
+
+
+class GraderStopped(BaseException):
+    """The grader could not go on (the host's fault); carried past the test's ``except`` clauses."""
+
+    def __init__(self, error: GraderError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+_RAISED_TYPES: dict[tuple[str, str], type] = {}
+
+
+def as_raised(error: StudentError) -> BaseException:
+    """The student's exception as the test cell sees it: the builtin type of that name (so that
+    ``except ValueError`` catches it as in the notebook), or a class of that name derived from the
+    nearest builtin one; its message the student's."""
+    found = getattr(builtins, error.kind, None) if error.builtin else None
+    if not (isinstance(found, type) and issubclass(found, Exception)):
+        base = next(
+            (
+                getattr(builtins, b)
+                for b in error.bases
+                if isinstance(getattr(builtins, b, None), type)
+                and issubclass(getattr(builtins, b), Exception)
+            ),
+            Exception,
+        )
+        key = (error.kind, base.__name__)
+        if key not in _RAISED_TYPES:
+            _RAISED_TYPES[key] = type(
+                error.kind if error.kind.isidentifier() else "StudentException", (base,), {}
+            )
+        found = _RAISED_TYPES[key]
+    try:
+        raised = found(error.message)
+    except Exception:  # noqa: BLE001 - a builtin type with other arguments (UnicodeError...)
+        raised = Exception(error.message)
+    raised.student_error = error
+    return raised
 
 
 def run_statements(source: str, namespace: dict, filename: str) -> None:
@@ -139,9 +268,16 @@ def run_test_cell(source: str, namespace: NotebookNamespace, grade_id: str) -> N
             exec(code, namespace)
     except AssertionError as error:
         raise TestCellFailure(_assertion_message(error, source)) from None
+    except GraderStopped as stopped:
+        raise stopped.error from None
+    except CellStopped as error:
+        raise TestCellFailure(str(error)) from None
     except StudentError as error:
         raise TestCellFailure(str(error)) from None
     except Exception as error:  # noqa: BLE001 - the cell failed as it would in the notebook
+        student = getattr(error, "student_error", None)
+        if student is not None:
+            raise TestCellFailure(str(student)) from None
         raise TestCellFailure(f"the test cell raised {type(error).__name__}: {error}") from None
     if stderr.getvalue() or warned:
         what = f"a warning ({warned[0].category.__name__})" if warned else "text on standard error"
@@ -164,7 +300,3 @@ def _assertion_message(error: AssertionError, source: str) -> str:
     if line and 0 < line <= len(lines):
         return f"assertion failed: {lines[line - 1].strip()}"
     return "assertion failed"
-
-
-def is_remote(value: Any) -> bool:
-    return isinstance(value, RemoteFunction)

@@ -64,14 +64,29 @@ class Handle:
 # ----------------------------------------------------------------------------- values
 
 
-def encode(value: Any, arrays: list[np.ndarray], handle: Any = None, depth: int = 0) -> dict:
+MUTABLE = (np.ndarray, list, dict, set, np.random.Generator)
+
+
+def encode(
+    value: Any, arrays: list[np.ndarray], handle: Any = None, depth: int = 0, tags: Any = None
+) -> dict:
     """Describe ``value`` as a JSON node, appending its arrays to ``arrays``.
 
     ``handle(value)`` gives the id of an object that cannot cross as data (None: it crosses as
-    a ``Handle`` with id -1, its type name only).
+    a ``Handle`` with id -1, its type name only). ``tags`` (an ``ObjectTags``) gives a mutable
+    object shared by both sides its tag: it crosses as ``tagged``, so that the other side hands
+    back its own object of that tag, brought up to date.
     """
     if depth > MAX_DEPTH:
         raise WireError("value nested too deeply")
+    if tags is not None and type(value) in MUTABLE:
+        tag = tags.tag(value)
+        if tag is not None:
+            return {"t": "tagged", "tag": tag, "value": _encode(value, arrays, handle, depth + 1, tags)}
+    return _encode(value, arrays, handle, depth, tags)
+
+
+def _encode(value: Any, arrays: list[np.ndarray], handle: Any, depth: int, tags: Any) -> dict:
     kind = type(value)
     if value is None:
         return {"t": "none"}
@@ -104,11 +119,11 @@ def encode(value: Any, arrays: list[np.ndarray], handle: Any = None, depth: int 
         state = value.bit_generator.state
         return {"t": "generator", "state": encode(state, arrays, None, depth + 1)}
     if kind in (tuple, list, set, frozenset):
-        items = [encode(item, arrays, handle, depth + 1) for item in value]
+        items = [encode(item, arrays, handle, depth + 1, tags) for item in value]
         return {"t": kind.__name__, "items": items}
     if kind is dict:
         pairs = [
-            [encode(k, arrays, handle, depth + 1), encode(v, arrays, handle, depth + 1)]
+            [encode(k, arrays, handle, depth + 1, tags), encode(v, arrays, handle, depth + 1, tags)]
             for k, v in value.items()
         ]
         return {"t": "dict", "items": pairs}
@@ -133,12 +148,13 @@ def _kind_of(value: Any) -> str:
     return "object"
 
 
-def decode(node: Any, arrays: list[np.ndarray], resolve: Any = None) -> Any:
+def decode(node: Any, arrays: list[np.ndarray], resolve: Any = None, tags: Any = None) -> Any:
     """Inverse of ``encode``. ``resolve(node)`` turns ``callable`` and ``handle`` nodes into what
-    the receiving side uses for them (by default ``Callable`` and ``Handle``). Anything malformed
-    (a forged reply) raises ``WireError``."""
+    the receiving side uses for them (by default ``Callable`` and ``Handle``); ``tags`` turns a
+    ``tagged`` value into this side's object of that tag (by default: the value). Anything
+    malformed (a forged reply) raises ``WireError``."""
     try:
-        return _decode(node, arrays, resolve, 0)
+        return _decode(node, arrays, resolve, 0, tags)
     except WireError:
         raise
     except (
@@ -153,10 +169,15 @@ def decode(node: Any, arrays: list[np.ndarray], resolve: Any = None) -> Any:
         raise WireError(f"malformed value ({type(error).__name__})") from None
 
 
-def _decode(node: Any, arrays: list[np.ndarray], resolve: Any, depth: int) -> Any:
+def _decode(node: Any, arrays: list[np.ndarray], resolve: Any, depth: int, tags: Any = None) -> Any:
     if not isinstance(node, dict) or depth > MAX_DEPTH:
         raise WireError("malformed value")
     kind = node.get("t")
+    if kind == "tagged":
+        inner = _decode(node["value"], arrays, resolve, depth + 1, tags)
+        if not isinstance(inner, MUTABLE):
+            raise WireError("malformed value")
+        return tags.resolve(int(node["tag"]), inner) if tags is not None else inner
     if kind == "none":
         return None
     if kind == "bool":
@@ -179,11 +200,11 @@ def _decode(node: Any, arrays: list[np.ndarray], resolve: Any, depth: int) -> An
         array = arrays[_checked(node["i"], int)]
         return array[()] if node.get("scalar") and array.ndim == 0 else array
     if kind in ("tuple", "list", "set", "frozenset"):
-        items = [_decode(item, arrays, resolve, depth + 1) for item in _checked(node["items"], list)]
+        items = [_decode(item, arrays, resolve, depth + 1, tags) for item in _checked(node["items"], list)]
         return {"tuple": tuple, "list": list, "set": set, "frozenset": frozenset}[kind](items)
     if kind == "dict":
         return {
-            _decode(k, arrays, resolve, depth + 1): _decode(v, arrays, resolve, depth + 1)
+            _decode(k, arrays, resolve, depth + 1, tags): _decode(v, arrays, resolve, depth + 1, tags)
             for k, v in _checked(node["items"], list)
         }
     if kind == "generator":
@@ -200,15 +221,55 @@ def _checked(value: Any, kinds: type | tuple[type, ...]) -> Any:
 
 
 def decode_arguments(
-    args: Any, kwargs: Any, arrays: list[np.ndarray], resolve: Any = None
+    args: Any, kwargs: Any, arrays: list[np.ndarray], resolve: Any = None, tags: Any = None
 ) -> tuple[list, dict[str, Any]]:
     """A call's positional and keyword arguments (lists of nodes, a dict of str to nodes)."""
     if not isinstance(args, list) or not isinstance(kwargs, dict) or len(args) > 256 or len(kwargs) > 256:
         raise WireError("malformed arguments")
     return (
-        [decode(node, arrays, resolve) for node in args],
-        {str(key)[:100]: decode(node, arrays, resolve) for key, node in kwargs.items()},
+        [decode(node, arrays, resolve, tags) for node in args],
+        {str(key)[:100]: decode(node, arrays, resolve, tags) for key, node in kwargs.items()},
     )
+
+
+class ObjectTags:
+    """Mutable objects the two sides share by identity during one conversation (a call and every
+    call back within it): a tag names the same object on both sides, each side holding its own
+    copy. An object that comes back tagged is this side's own object, brought up to date in
+    place, so that ``is`` and in-place changes work across the processes as within one.
+    ``minting``: this side gives the objects it sends new tags, counting by ``step`` (the grader
+    upwards, the student's process downwards, so that the two never give the same tag)."""
+
+    def __init__(self, minting: bool = False, step: int = 1) -> None:
+        self.minting, self.step = minting, step
+        self.objects: dict[int, Any] = {}
+        self._tag_of: dict[int, int] = {}
+        self._next = 0
+
+    def tag(self, value: Any) -> int | None:
+        found = self._tag_of.get(id(value))
+        if found is not None and self.objects.get(found) is value:
+            return found
+        if not self.minting:
+            return None
+        self._next += self.step
+        self._keep(self._next, value)
+        return self._next
+
+    def resolve(self, tag: int, inner: Any) -> Any:
+        existing = self.objects.get(tag)
+        if existing is not None and type(existing) is type(inner) and update_in_place(existing, inner):
+            return existing
+        self._keep(tag, inner)
+        return inner
+
+    def _keep(self, tag: int, value: Any) -> None:
+        self.objects[tag] = value  # held, so that its id stays its own for the conversation
+        self._tag_of[id(value)] = tag
+
+    def clear(self) -> None:
+        self.objects.clear()
+        self._tag_of.clear()
 
 
 def decode_reference(node: dict) -> Any:
@@ -239,6 +300,37 @@ def generator_from(state: Any) -> np.random.Generator:
     bit_generator = getattr(np.random, state["bit_generator"])()
     bit_generator.state = state
     return np.random.Generator(bit_generator)
+
+
+def update_in_place(original: Any, new: Any) -> bool:
+    """Make ``original`` (an argument of a call made on the other side) hold ``new``, as an in-place
+    change there did: arrays are copied into, containers updated entry by entry (so that the arrays
+    inside keep their identity), a Generator takes the new state. False if it cannot."""
+    if isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
+        if original.shape != new.shape or not original.flags.writeable:
+            return False
+        np.copyto(original, new, casting="unsafe")
+    elif isinstance(original, list) and isinstance(new, list):
+        if len(original) == len(new):
+            for index, item in enumerate(new):
+                if not update_in_place(original[index], item):
+                    original[index] = item
+        else:
+            original[:] = new
+    elif isinstance(original, dict) and isinstance(new, dict):
+        for key in [k for k in original if k not in new]:
+            del original[key]
+        for key, item in new.items():
+            if key not in original or not update_in_place(original[key], item):
+                original[key] = item
+    elif isinstance(original, set) and isinstance(new, set):
+        original.clear()
+        original.update(new)
+    elif isinstance(original, np.random.Generator) and isinstance(new, np.random.Generator):
+        original.bit_generator.state = new.bit_generator.state
+    else:
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------------- messages

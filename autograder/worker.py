@@ -38,6 +38,10 @@ SETUP_FAILED = 121  # exit status: the seccomp filter could not be installed (th
 _ABSENT = object()
 
 
+class Gone(LookupError):
+    """A request names an object of the notebook this process no longer holds (or never held)."""
+
+
 class Worker:
     """The student's namespace and the two pipes to the grading process."""
 
@@ -48,6 +52,7 @@ class Worker:
         self.sources: dict[str, list[str]] = {}  # cell file name -> its lines, for error messages
         self._ids = itertools.count(1)
         self.seqs: list[Any] = []  # the requests under way, innermost last
+        self.tags = wire.ObjectTags(step=-1)  # objects shared by identity with the grader, by tag
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -99,6 +104,8 @@ class Worker:
         return {"errors": errors}, []
 
     def call(self, header: dict, arrays: list[np.ndarray]) -> tuple[dict, list]:
+        if header.get("tags"):  # the grader shares objects by identity in this conversation
+            self.tags.minting = True
         target = (
             self.resolve(header["target"])
             if isinstance(header["target"], dict)
@@ -168,7 +175,7 @@ class Worker:
     # -- values -----------------------------------------------------------------------
 
     def encode(self, value: Any, arrays: list[np.ndarray]) -> dict:
-        return wire.encode(value, arrays, self.keep)
+        return wire.encode(value, arrays, self.keep, tags=self.tags)
 
     def keep(self, value: Any) -> int:
         """A handle id for ``value``, which stays here."""
@@ -180,7 +187,7 @@ class Worker:
 
     def value(self, node: Any, arrays: list[np.ndarray], generators: dict) -> Any:
         """An argument as the student's code gets it (arrays are the worker's own copies)."""
-        return wire.decode(node, arrays, lambda ref: self.resolve(ref, generators))
+        return wire.decode(node, arrays, lambda ref: self.resolve(ref, generators), self.tags)
 
     def resolve(self, node: dict, generators: dict | None = None) -> Any:
         kind = node["t"]
@@ -194,7 +201,10 @@ class Worker:
             return generators[key]
         if kind == "callable":
             return self.proxy(int(node["id"]), str(node.get("name", "function")))
-        return self.handles[int(node["id"])]
+        ident = int(node["id"])
+        if ident not in self.handles:
+            raise Gone(f"object {ident} of the notebook is gone")
+        return self.handles[ident]
 
     # -- calls back to the grader ------------------------------------------------------
 
@@ -234,7 +244,7 @@ class Worker:
         """The value the grader's function returned; its changes to the arguments applied here."""
         for key, node in header.get("changed", []):
             original = args[int(key)] if str(key).isdigit() else kwargs.get(str(key))
-            update_in_place(original, self.value(node, arrays, {}))
+            wire.update_in_place(original, self.value(node, arrays, {}))
         return self.value(header["value"], arrays, {})
 
     # -- errors -----------------------------------------------------------------------
@@ -288,23 +298,6 @@ def exception_from(header: dict) -> BaseException:
         except Exception:  # noqa: BLE001 - an exception type with another signature
             pass
     return RuntimeError(message)
-
-
-def update_in_place(original: Any, new: Any) -> None:
-    """Make ``original`` (an argument of a call back) hold ``new``, as an in-place change does."""
-    if isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
-        if original.shape == new.shape and original.flags.writeable:
-            np.copyto(original, new, casting="unsafe")
-    elif isinstance(original, list) and isinstance(new, list):
-        original[:] = new
-    elif isinstance(original, dict) and isinstance(new, dict):
-        original.clear()
-        original.update(new)
-    elif isinstance(original, set) and isinstance(new, set):
-        original.clear()
-        original.update(new)
-    elif isinstance(original, np.random.Generator) and isinstance(new, np.random.Generator):
-        original.bit_generator.state = new.bit_generator.state
 
 
 def main() -> None:

@@ -51,6 +51,12 @@ def run(command: list[str], course: Path, env: dict[str, str]) -> None:
 
 def nbgrader_totals(graded: Graded, files: dict[str, Path]) -> dict[str, float]:
     """nbgrader's total for each file (by label), autograded as the notebook of one student each."""
+    return {label: sum(scores.values()) for label, scores in nbgrader_scores(graded, files).items()}
+
+
+def nbgrader_scores(graded: Graded, files: dict[str, Path]) -> dict[str, dict[str, float]]:
+    """nbgrader's score of each autograded cell (by grade id) for each file (by label), autograded
+    as the notebook of one student each; a file nbgrader could not grade has no entry."""
     from nbgrader.api import Gradebook, MissingEntry
 
     folder = Path(tempfile.mkdtemp(prefix=f"validate-nbgrader-{graded.name}-"))
@@ -65,13 +71,15 @@ def nbgrader_totals(graded: Graded, files: dict[str, Path]) -> dict[str, float]:
             target.parent.mkdir(parents=True)
             shutil.copy(path, target)
         run([sys.executable, "-m", "nbgrader", "autograde", graded.name, "--force"], course, env)
-        totals = {}
+        autograded = {cell.grade_id for cell in graded.assignment.graded}
+        scores = {}
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
             for label, student in students.items():
                 try:
-                    totals[label] = float(gradebook.find_submission(graded.name, student).score)
+                    notebook = gradebook.find_submission_notebook(graded.notebook.stem, graded.name, student)
                 except MissingEntry:
                     continue
-        return totals
+                scores[label] = {g.name: float(g.score or 0) for g in notebook.grades if g.name in autograded}
+        return scores
     finally:
         shutil.rmtree(folder, ignore_errors=True)

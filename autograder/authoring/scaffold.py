@@ -11,10 +11,10 @@ from autograder.assignments import UsageError
 
 INTRO = """# {name}
 
-Replace this text with the assignment's introduction. Each task below has an answer cell (your code
-between the solution markers of nbgrader) and a test cell worth its points: its first lines are the
-checks students see, the lines between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` are graded
-but never released.
+Replace this text with the assignment's introduction. Each task below has an answer cell (the
+solution between nbgrader's solution markers) and a test cell worth its points: its first lines are
+the checks students see, the lines between nbgrader's hidden-tests markers are graded but never
+released.
 
 Run the test cell under each task after writing the task. **Run All** stops at the first test cell
 that fails: fix that task (or skip past it) and run the cells below it again.

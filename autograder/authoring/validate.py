@@ -91,7 +91,9 @@ def coverage(graded: Graded) -> list[str]:
 
 
 def points_in_text(graded: Graded) -> list[str]:
-    """A heading's "(N points)" must be the points of the first test cell after it."""
+    """A heading's "(N points)" must be the points of the first test cell after it, and a table row
+    that names a function in backticks and ends with a number must give that function's task's
+    points (a row with "total" the notebook's total)."""
     cells = json.loads(graded.notebook.read_text(encoding="utf-8"))["cells"]
     problems, said = [], None
     for cell in cells:
@@ -99,17 +101,40 @@ def points_in_text(graded: Graded) -> list[str]:
         if cell.get("cell_type") == "markdown":
             found = POINTS_IN_TEXT.findall(source)
             said = (float(found[-1]), source.strip().splitlines()[0]) if found else said
+            problems += table_points(graded, source)
             continue
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if said is not None and meta.get("grade") and not meta.get("solution"):
             points = float(meta.get("points", 0))
             if points != said[0]:
                 problems.append(
-                    f"{graded.notebook}: the heading {said[1]!r} says {said[0]:g} points, but test "
-                    f"cell {meta.get('grade_id')} is worth {points:g}; change the heading (or the "
-                    "cell's points in nbgrader's metadata)"
+                    f"{graded.notebook}: the heading {said[1]!r} says {said[0]:g} points, but test cell "
+                    f"{meta.get('grade_id')} is worth {points:g}; change the heading (or the cell's points "
+                    "in nbgrader's metadata)"
                 )
             said = None
+    return problems
+
+
+TABLE_ROW = re.compile(r"^\|(.*)\|\s*\**(\d+(?:\.\d+)?)\**\s*\|\s*$", re.MULTILINE)
+
+
+def table_points(graded: Graded, text: str) -> list[str]:
+    assignment, problems = graded.assignment, []
+    for row, number in TABLE_ROW.findall(text):
+        names = re.findall(r"`(\w+)`", row)
+        grade_id = next((assignment.grade_id_of(n) for n in names if assignment.grade_id_of(n)), None)
+        if grade_id is not None:
+            expected = assignment.points(grade_id)
+        elif "total" in row.lower():
+            expected = assignment.total_points
+        else:
+            continue
+        if float(number) != expected:
+            problems.append(
+                f"{graded.notebook}: a table row {row.strip()[:60]!r} gives {float(number):g} points, "
+                f"the metadata {expected:g}; change the table"
+            )
     return problems
 
 
@@ -135,13 +160,20 @@ def release_problems(graded: Graded) -> list[str]:
             f"{release}: its grade ids or points differ from {graded.notebook}; regenerate it with "
             "make release"
         )
+    answers = released_code(release)
     for secret in hidden_lines(graded):
-        if secret in text:
+        if secret in answers:
             problems.append(
                 f"{release}: holds a line of a solution or hidden test ({secret[:60]!r}); regenerate "
                 "it with make release"
             )
             break
+    for path in sorted(graded.folder.rglob("*.py")):
+        copy_ = release.parent / path.relative_to(graded.folder)
+        if "__pycache__" not in path.parts and (
+            not copy_.is_file() or copy_.read_bytes() != path.read_bytes()
+        ):
+            problems.append(f"{copy_}: not the same as {path}; regenerate the release with make release")
     extra = [
         p
         for p in release.parent.rglob("*")
@@ -151,6 +183,20 @@ def release_problems(graded: Graded) -> list[str]:
         f"{p}: a checks module in the release; move it to solutions/{graded.name}/checks" for p in extra
     ]
     return problems
+
+
+def released_code(release: Path) -> str:
+    """The code of the release's answer and test cells, where a solution or hidden test would leak."""
+    cells = json.loads(release.read_text(encoding="utf-8"))["cells"]
+    return "\n".join(
+        "".join(c.get("source", ""))
+        for c in cells
+        if c.get("cell_type") == "code"
+        and (
+            c.get("metadata", {}).get("nbgrader", {}).get("solution")
+            or c.get("metadata", {}).get("nbgrader", {}).get("grade")
+        )
+    )
 
 
 def hidden_lines(graded: Graded) -> list[str]:

@@ -75,7 +75,8 @@ class Channel:
         self.requests.deadline = self.replies.deadline = deadline
 
     def request(
-        self, header: dict, arrays: list[np.ndarray] = (), callables: GraderCallables | None = None
+        self, header: dict, arrays: list[np.ndarray] = (), callables: GraderCallables | None = None,
+        tags: wire.ObjectTags | None = None,
     ) -> tuple[dict, list[np.ndarray]]:
         """Send one request and return its reply, answering calls back on the way."""
         seq = next(self._seq)
@@ -85,13 +86,19 @@ class Channel:
             if reply.get("op") == "callback":
                 if reply.get("seq") != seq:
                     raise OutOfStep("a call back that belongs to no request under way")
-                self._answer(reply, received, callables or GraderCallables())
+                self._answer(reply, received, callables or GraderCallables(), tags)
                 continue
             if reply.get("seq") != seq:
                 raise OutOfStep(f"a reply to request {str(reply.get('seq'))[:20]} while {seq} was under way")
             return reply, received
 
-    def _answer(self, message: dict, arrays: list[np.ndarray], callables: GraderCallables) -> None:
+    def _answer(
+        self,
+        message: dict,
+        arrays: list[np.ndarray],
+        callables: GraderCallables,
+        tags: wire.ObjectTags | None,
+    ) -> None:
         self.callbacks += 1
         function = callables.functions.get(message.get("id"))
         if function is None:
@@ -99,7 +106,7 @@ class Channel:
             return
         name = callables.names[message["id"]]
         args, kwargs = wire.decode_arguments(
-            message.get("args"), message.get("kwargs"), arrays, self._resolve
+            message.get("args"), message.get("kwargs"), arrays, self._resolve, tags
         )
         before = [_snapshot(a) for a in args], {k: _snapshot(v) for k, v in kwargs.items()}
         try:
@@ -114,16 +121,17 @@ class Channel:
         out: list[np.ndarray] = []
         register = _registrar(callables)
         changed = [
-            [str(i), wire.encode(a, out, register)] for i, a in enumerate(args) if not _same(a, before[0][i])
+            [str(i), wire.encode(a, out, register, tags=tags)]
+            for i, a in enumerate(args)
+            if not _same(a, before[0][i])
         ]
         changed += [
-            [k, wire.encode(v, out, register)] for k, v in kwargs.items() if not _same(v, before[1][k])
+            [k, wire.encode(v, out, register, tags=tags)]
+            for k, v in kwargs.items()
+            if not _same(v, before[1][k])
         ]
-        wire.send(
-            self.requests,
-            {"op": "return", "value": wire.encode(value, out, register), "changed": changed},
-            out,
-        )
+        returned = wire.encode(value, out, register, tags=tags)
+        wire.send(self.requests, {"op": "return", "value": returned, "changed": changed}, out)
 
     def _send_raise(self, kind: str, message: str) -> None:
         wire.send(self.requests, {"op": "raise", "type": kind, "message": message})

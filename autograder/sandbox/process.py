@@ -49,16 +49,26 @@ class Cell:
     source: str
     label: str = ""
     values: Mapping[str, Any] = field(default_factory=dict)
+    grade_id: str = ""  # the nbgrader grade id of the cell, if it has one
 
 
 class RemoteFunction:
-    """A function that lives in the student process, called from here through the sandbox."""
+    """A function that lives in a student process, called from here through the sandbox: its
+    in-place changes to the arguments (arrays, containers, generators) happen here too."""
 
-    def __init__(self, sandbox: Sandbox, handle: wire.Handle, name: str, generation: int) -> None:
-        self.sandbox, self.handle, self.__name__, self.generation = sandbox, handle, name, generation
+    def __init__(
+        self, sandbox: Sandbox, handle: wire.Handle, name: str, generation: int, process: str
+    ) -> None:
+        self.sandbox, self.handle, self.__name__ = sandbox, handle, name
+        self.generation, self.process = generation, process
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.sandbox.call(self, list(args), kwargs).values[0]
+        result = self.sandbox.call(self, list(args), kwargs, process=self.process, in_place=True)
+        for original, after in zip(args, result.args_after[0], strict=False):
+            wire.update_in_place(original, after)
+        for key, after in result.kwargs_after[0].items():
+            wire.update_in_place(kwargs.get(key), after)
+        return result.values[0]
 
     def __repr__(self) -> str:
         return f"<the notebook's function {self.__name__}>"
@@ -76,7 +86,10 @@ class Sandbox:
     """
 
     def __init__(
-        self, cells: Sequence[Cell], limits: Limits = DEFAULT_LIMITS, layers: host.Layers | None = None,
+        self,
+        cells: Sequence[Cell],
+        limits: Limits = DEFAULT_LIMITS,
+        layers: host.Layers | None = None,
         prestart: Sequence[str] = (),
     ) -> None:
         self.cells = list(cells)
@@ -92,6 +105,9 @@ class Sandbox:
         self._channel: Channel | None = None
         self._bound = GraderCallables()  # the grader's functions set in place of names (``set``)
         self._held: dict[str, int] = {}  # name -> id of the grader's function it holds
+        self._tags = wire.ObjectTags(minting=True)  # objects shared by identity during in-place calls
+        self._calls_under_way = 0
+        self._tagging = False
         self._own = Path(tempfile.mkdtemp(prefix="autograder-", dir=self._base_folder()))
         self._prestart = list(prestart)
         self._spares: dict[str, Started] = {}  # launched, not yet loaded: no student code has run there
@@ -116,22 +132,58 @@ class Sandbox:
     # -- calls ------------------------------------------------------------------------
 
     def call(
-        self, function: str | RemoteFunction, args: Sequence[Any], kwargs: Mapping[str, Any] | None = None,
-        repeat: int = 1, *, bind: Mapping[str, Callable] | None = None, process: str = "",
+        self,
+        function: str | RemoteFunction,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any] | None = None,
+        repeat: int = 1,
+        *,
+        bind: Mapping[str, Callable] | None = None,
+        process: str = "",
         after: bool = True,
+        in_place: bool = False,
     ) -> CallResult:
         """Call the student's ``function`` (a name, or a function the notebook returned) with
         plain arguments, ``repeat`` times, each on fresh copies; ``bind`` puts functions of the
         grader's in place of names for this call only (the student's code calling them calls
-        back here). A function whose call killed the process is not called again."""
+        back here). ``in_place``: the call changes the very arguments given (arrays, containers,
+        generators) and an argument the student's code hands back is the very object given, as
+        in one process (``wire.ObjectTags``); else it works on copies and ``args_after`` shows
+        them after the call. A function whose call killed the process is not called again."""
         name = function if isinstance(function, str) else function.__name__
         if self._grader_error is not None:
             raise self._grader_error
         if name in self._broken:
             raise SandboxError(f"{self._broken[name]} (earlier call; not called again)")
-        if isinstance(function, RemoteFunction) and function.generation != self.generation:
+        stale = isinstance(function, RemoteFunction) and function.generation != self.generation
+        if stale or (isinstance(function, RemoteFunction) and self._current is None):
             raise SandboxError(f"{name} belonged to a student process that has ended")
         callables = GraderCallables().including(self._bound)
+        outermost = not self._calls_under_way
+        if outermost:
+            self._tagging = in_place  # calls made within an in-place call share its objects too
+        self._calls_under_way += 1
+        try:
+            tags = self._tags if self._tagging else None
+            return self._call(function, name, args, kwargs, repeat, bind, process, after, callables, tags)
+        finally:
+            self._calls_under_way -= 1
+            if outermost:
+                self._tags.clear()
+
+    def _call(
+        self,
+        function: str | RemoteFunction,
+        name: str,
+        args: Sequence[Any],
+        kwargs: Mapping | None,
+        repeat: int,
+        bind: Mapping | None,
+        process: str,
+        after: bool,
+        callables: GraderCallables,
+        tags: wire.ObjectTags | None,
+    ) -> CallResult:
         arrays: list[np.ndarray] = []
         register = _registrar(callables)
         request = {
@@ -139,13 +191,18 @@ class Sandbox:
             "target": name if isinstance(function, str) else wire.encode(function.handle, arrays),
             "repeat": repeat,
             "after": after,
+            "tags": tags is not None,
             "bind": {key: wire.encode(callables.add(f, key), arrays) for key, f in (bind or {}).items()},
-            "args": [wire.encode(a, arrays, register) for a in args],
-            "kwargs": {str(k): wire.encode(v, arrays, register) for k, v in (kwargs or {}).items()},
+            "args": [wire.encode(a, arrays, register, tags=tags) for a in args],
+            "kwargs": {
+                str(k): wire.encode(v, arrays, register, tags=tags) for k, v in (kwargs or {}).items()
+            },
         }
-        header, out = self._request(request, arrays, f"in {name}", process, callables, name)
+        header, out = self._request(request, arrays, f"in {name}", process, callables, name, tags)
         try:
-            result = parse_reply(name, header, out, self.cell_errors, self.limits.memory_bytes, self._resolve)
+            result = parse_reply(
+                name, header, out, self.cell_errors, self.limits.memory_bytes, self._resolve, tags
+            )
         except StudentError as error:
             if callables.failures:
                 error.add_note_to_message(text.quote(callables.failures[0], 300))
@@ -208,11 +265,20 @@ class Sandbox:
             resolved.type_name = text.one_line(resolved.type_name)[:100]
             resolved.name = text.one_line(resolved.name)[:100]
             if resolved.kind == "function":
-                return RemoteFunction(self, resolved, resolved.name or "function", self.generation)
+                group = self._current.group if self._current is not None else ""
+                return RemoteFunction(self, resolved, resolved.name or "function", self.generation, group)
         return resolved
 
-    def _request(self, request: dict, arrays: list[np.ndarray], where: str, process: str,
-                 callables: GraderCallables | None = None, function: str = "") -> tuple[dict, list]:
+    def _request(
+        self,
+        request: dict,
+        arrays: list[np.ndarray],
+        where: str,
+        process: str,
+        callables: GraderCallables | None = None,
+        function: str = "",
+        tags: wire.ObjectTags | None = None,
+    ) -> tuple[dict, list]:
         """Send ``request`` to the process ``process`` (started if need be); a process found out of
         step (an earlier call forged a reply) is replaced and the request sent once more."""
         for attempt in (1, 2):
@@ -220,12 +286,21 @@ class Sandbox:
                 self._kill()
             self._ensure_started(process)
             try:
-                return self._exchange(request, arrays, where, callables=callables or self._bound)
+                header, out = self._exchange(
+                    request, arrays, where, callables=callables or self._bound, tags=tags
+                )
+                if "gone" in header:
+                    raise SandboxError(
+                        f"an object of the notebook the grader used {where} is gone "
+                        "(its process was restarted)"
+                    )
+                return header, out
             except OutOfStep:
                 self._kill()
                 if attempt == 2:
-                    raise SandboxError(f"broke the connection to the grader (replies out of step) {where}") \
-                        from None
+                    raise SandboxError(
+                        f"broke the connection to the grader (replies out of step) {where}"
+                    ) from None
             except SandboxError as error:
                 if function and self._current is None:  # the process died; a memory error leaves it running
                     self._broken[function] = str(error)
@@ -274,8 +349,9 @@ class Sandbox:
 
     def _launch(self, group: str) -> Started:
         """A new process for ``group`` (``launch.launch``); the layers lose what did not work."""
-        started, self.layers = launch(group, self.layers, self.limits, self._uid.uid if self._uid else None,
-                                      self._own)
+        started, self.layers = launch(
+            group, self.layers, self.limits, self._uid.uid if self._uid else None, self._own
+        )
         return started
 
     def _ensure_started(self, group: str) -> None:
@@ -340,8 +416,10 @@ class Sandbox:
                 request = {"op": "set", "values": nodes}
                 where = f"while defining the data of cell {cell.index}"
             else:
-                request, where = {"op": "load", "cells": [{"index": cell.index, "source": cell.source}]}, \
-                    f"while running cell {cell.index}"
+                request, where = (
+                    {"op": "load", "cells": [{"index": cell.index, "source": cell.source}]},
+                    f"while running cell {cell.index}",
+                )
                 arrays = []
             try:
                 header, _ = self._exchange(request, arrays, where)
@@ -355,8 +433,13 @@ class Sandbox:
                 self.cell_errors[cell.index] = StudentError("", error).brief()
 
     def _exchange(
-        self, request: dict, arrays: list[np.ndarray], where: str, seconds: float | None = None,
+        self,
+        request: dict,
+        arrays: list[np.ndarray],
+        where: str,
+        seconds: float | None = None,
         callables: GraderCallables | None = None,
+        tags: wire.ObjectTags | None = None,
     ) -> tuple[dict, list[np.ndarray]]:
         now = time.monotonic()
         if seconds is None and now >= self._deadline:
@@ -369,7 +452,7 @@ class Sandbox:
         assert self._channel is not None
         self._channel.set_deadline(deadline)
         try:
-            return self._channel.request(request, arrays, callables)
+            return self._channel.request(request, arrays, callables, tags)
         except OutOfStep:
             raise
         except (TimeoutError, EOFError, BrokenPipeError, wire.WireError) as error:

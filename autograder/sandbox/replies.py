@@ -100,6 +100,7 @@ def parse_reply(
     cell_errors: dict[int, str],
     memory_limit: int | None = None,
     resolve: Any = None,
+    tags: Any = None,
 ) -> CallResult:
     """Turn a worker reply into a ``CallResult`` or raise the student's failure."""
     if header.get("missing"):
