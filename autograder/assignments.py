@@ -13,6 +13,7 @@ the checks.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -56,8 +57,9 @@ class Graded:
 
     @property
     def solutions(self) -> Path:
-        """The ``solutions`` package: the course's own, else the one installed with the kit."""
-        return solutions_folder(self.root)
+        """The ``solutions`` folder holding this assignment's module: the course's own, else the
+        kit's (where the kit's own assignments live)."""
+        return solutions_folder(self.root, self.name)
 
     @property
     def checks_dir(self) -> Path | None:
@@ -71,11 +73,28 @@ class Graded:
 
     @cached_property
     def reference(self) -> ModuleType | None:
-        """The assignment's module in ``solutions`` (its reference functions), if it has one."""
-        if not (self.solutions / self.name).is_dir() and not (self.solutions / f"{self.name}.py").is_file():
+        """The assignment's module ``solutions.NAME`` (its reference functions), if it has one,
+        loaded from this course's ``solutions`` folder (the kit's package ``solutions`` is its parent)."""
+        package = self.solutions / self.name / "__init__.py"
+        path = package if package.is_file() else self.solutions / f"{self.name}.py"
+        if not path.is_file():
             return None
+        name = f"solutions.{self.name}"
+        loaded = sys.modules.get(name)
+        if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == path.resolve():
+            return loaded
         with importable(*self.import_folders):
-            return importlib.import_module(f"solutions.{self.name}")
+            importlib.import_module("solutions")
+            search = [str(path.parent)] if path == package else None
+            spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=search)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(name, None)
+                raise
+        return module
 
     @cached_property
     def references(self) -> dict[str, Callable]:
@@ -131,10 +150,10 @@ class importable:  # noqa: N801 - used as a context manager, like contextlib's
         return None
 
 
-def solutions_folder(root: Path) -> Path:
-    """``root/solutions`` when the course has it, else the ``solutions`` package of this kit."""
+def solutions_folder(root: Path, name: str) -> Path:
+    """``root/solutions`` when the course has assignment ``name``'s module there, else the kit's."""
     own = root / "solutions"
-    return own if (own / "__init__.py").is_file() else KIT / "solutions"
+    return own if (own / name).is_dir() or (own / f"{name}.py").is_file() else KIT / "solutions"
 
 
 def course_root(start: Path | None = None) -> Path:

@@ -164,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     except AssignmentFault as error:
         print(f"{parser.prog}: error in the assignment, not the student's: {error}", file=sys.stderr)
         return EXIT_GRADER
+    except Exception as error:  # noqa: BLE001 - a fault of the grader's own: never the student's points
+        print(f"{parser.prog}: grader error, not the student's (a fault of the grader itself: "
+              f"{type(error).__name__}: {str(error)[:500]})", file=sys.stderr)
+        return EXIT_GRADER
     result.grader_peak_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if args.results:
         write_json_atomically(to_gradescope(result, args.visibility), args.results)

@@ -4,10 +4,9 @@ which of those functions each one calls.
 A solution cell's top-level ``def`` and ``class`` statements define the functions students
 write; its other top-level names (assignments, imports) are values. A function *calls* another
 contract function when its body names it. Checks of a function that calls others run with the
-grader's versions of those in their place (one mistake costs points once), and never in a
-student process where the functions those stand in for were checked (``process_plan``): the
-grader's versions answer calls, so such a process would let code that kept a check's inputs
-ask for the expected answers.
+grader's versions of those in their place (one mistake costs points once), and a function is
+never checked in a student process where the grader's version of it stood in before
+(``process_plan``).
 """
 
 from __future__ import annotations
@@ -95,20 +94,22 @@ def contract_of(solution_sources: Iterable[str]) -> Contract:
 def process_plan(order: Iterable[str], calls: Mapping[str, Iterable[str]]) -> dict[str, str]:
     """The student process each function (in the order its checks run) is checked in.
 
-    A process may check ``f`` when none of the functions standing in for ``f``'s calls was
-    checked there, and ``f`` itself never stood in there. Processes are named ``""`` (the
+    A process may check ``f`` unless the grader's version of ``f`` already stood in there for
+    a function ``f`` is called by: code that saw those answers must not be graded on them. With
+    the checks in an order where each function comes before those that call it (as tasks come in
+    a notebook), that is one process. (Inputs a function saw in its own checks, and what the
+    grader's versions answer for them later in the same process, are of no use elsewhere: the
+    checks' inputs are seeded by the submission's own digest.) Processes are named ``""`` (the
     first), ``"2"``, ``"3"``...
     """
-    processes: list[tuple[str, set[str], set[str]]] = []  # (key, checked, stood in)
+    processes: list[tuple[str, set[str]]] = []  # (key, functions that stood in there)
     plan = {}
     for function in order:
-        stand_ins = set(calls.get(function, ()))
-        free = [p for p in processes if not stand_ins & p[1] and function not in p[2]]
+        free = [p for p in processes if function not in p[1]]
         if not free:
-            free = [(str(len(processes) + 1) if processes else "", set(), set())]
+            free = [(str(len(processes) + 1) if processes else "", set())]
             processes.append(free[0])
-        key, checked, stood_in = free[0]
-        checked.add(function)
-        stood_in.update(stand_ins)
+        key, stood_in = free[0]
+        stood_in.update(calls.get(function, ()))
         plan[function] = key
     return plan

@@ -18,7 +18,7 @@ from autograder.context import data_values, name_places
 from autograder.report import GradeResult, grade, zero_grade
 from autograder.runner import Given, run_checks
 from autograder.sandbox import Layers, Limits, Sandbox, detect
-from autograder.submission import SubmissionError, place_labels, student_cells
+from autograder.submission import SubmissionError, place_labels, student_cells, submission_digest
 from autograder.testcells import run_statements
 
 
@@ -79,7 +79,8 @@ def grade_submission(
     else:
         with Sandbox(cells, limits, layers, prestart=process_order(graded)) as sandbox:
             sandbox.start()  # the student processes load NumPy while pytest is imported here
-            outcomes = run_checks(graded, sandbox, str(junitxml) if junitxml else None, given)
+            salt = submission_digest(path)
+            outcomes = run_checks(graded, sandbox, str(junitxml) if junitxml else None, given, salt)
             output = sandbox.output
             layers = sandbox.layers  # less any layer that turned out not to work here
         result = grade(assignment, outcomes, visibility)

@@ -9,8 +9,8 @@ check's name: the same inputs on every run).
 
 from __future__ import annotations
 
+import hashlib
 import os
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,9 +60,12 @@ class CheckOutcome:
     seconds: float
 
 
-def check_rng(grade_id: str, check_name: str) -> np.random.Generator:
-    """The generator a check gets: seeded by its names, so every run sees the same inputs."""
-    return np.random.default_rng(zlib.crc32(f"{grade_id}::{check_name}".encode()))
+def check_rng(grade_id: str, check_name: str, salt: str = "") -> np.random.Generator:
+    """The generator a check gets, seeded by its names and ``salt`` (the submission's SHA-256 when
+    the grader grades a file): the same file sees the same inputs on every run, and inputs or
+    expected values that a submission leaks in its messages are of no use to any other file."""
+    digest = hashlib.sha256(f"{salt}:{grade_id}::{check_name}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:16], "big"))
 
 
 class TestCellItem(pytest.Item):
@@ -102,8 +105,8 @@ class NotebookChecks(pytest.File):
 class GradingPlugin:
     """A pytest plugin giving the checks their ``student`` and ``rng``, recording outcomes."""
 
-    def __init__(self, graded: Graded, sandbox: Sandbox, given: Given | None = None) -> None:
-        self.graded, self.sandbox = graded, sandbox
+    def __init__(self, graded: Graded, sandbox: Sandbox, given: Given | None = None, salt: str = "") -> None:
+        self.graded, self.sandbox, self.salt = graded, sandbox, salt
         self.outcomes: list[CheckOutcome] = []
         self.places = place_labels(sandbox.cells)
         self.grader_error: GraderError | None = None  # the host's fault: no grade at all
@@ -166,7 +169,7 @@ class GradingPlugin:
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
-        return check_rng(grade_id_of(request.node), request.node.name)
+        return check_rng(grade_id_of(request.node), request.node.name, self.salt)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
@@ -208,7 +211,7 @@ class Given:
 
 
 def run_checks(
-    graded: Graded, sandbox: Sandbox, junitxml: str | None = None, given: Given | None = None
+    graded: Graded, sandbox: Sandbox, junitxml: str | None = None, given: Given | None = None, salt: str = ""
 ) -> list[CheckOutcome]:
     """Run every check of ``graded`` under pytest; the student processes are ``sandbox``."""
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -227,7 +230,7 @@ def run_checks(
         "ignore",
     ]
     args += [f"--junitxml={junitxml}"] if junitxml else ["-p", "no:junitxml"]
-    plugin = GradingPlugin(graded, sandbox, given)
+    plugin = GradingPlugin(graded, sandbox, given, salt)
     with importable(*graded.import_folders), np.errstate(all="ignore"):
         pytest.main(args, plugins=[plugin])
     if plugin.grader_error is not None:

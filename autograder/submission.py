@@ -8,6 +8,7 @@ grade ids and skipped. A file that is not a readable notebook raises
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -144,6 +145,11 @@ def read_notebook(path: str | os.PathLike) -> dict:
     if not isinstance(cells, list) or not all(_is_cell(cell) for cell in cells):
         raise SubmissionError(f"{name}: not a valid notebook (its cells are malformed).")
     return data
+
+
+def submission_digest(path: str | os.PathLike) -> str:
+    """The SHA-256 of the submitted file (it seeds the checks' inputs: ``runner.check_rng``)."""
+    return hashlib.sha256(read_regular_file(Path(path), Path(path).name, MAX_NOTEBOOK_BYTES + 1)).hexdigest()
 
 
 def read_regular_file(path: Path, name: str, limit: int) -> bytes:

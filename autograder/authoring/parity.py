@@ -22,7 +22,12 @@ IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "data", "*
 def scratch_course(graded: Graded, folder: Path) -> Path:
     course = folder / "course"
     shutil.copytree(graded.root / "source" / graded.name, course / "source" / graded.name, ignore=IGNORED)
-    shutil.copytree(graded.solutions, course / "solutions", ignore=IGNORED)
+    own = graded.solutions / graded.name
+    (course / "solutions").mkdir()
+    if own.is_dir():
+        shutil.copytree(own, course / "solutions" / graded.name, ignore=IGNORED)
+    elif own.with_suffix(".py").is_file():
+        shutil.copy2(own.with_suffix(".py"), course / "solutions" / f"{graded.name}.py")
     config = graded.root / "nbgrader_config.py"
     if config.is_file():
         shutil.copy2(config, course / "nbgrader_config.py")

@@ -7,13 +7,24 @@ that came back as plain data, and its result and its in-place changes to the arg
 sent back the same way. Only the functions of the request under way can be called, and only
 while it is under way. A message that answers an earlier request (a forged reply left the
 pipe out of step) raises ``OutOfStep``, so the caller can replace the process.
+
+Every text and value in the pipe is the student's to forge: student code can write a whole
+reply of its own before the worker's. So each reply is confirmed: a probe whose id the
+student's code cannot know beforehand must be answered next, else the request was answered
+more than once (``AnsweredTwice``) and its process is not to be trusted. A call of the
+grader's function may add at most ``CALLBACK_BYTES`` to the grading process's address space
+(beyond, it raises ``MemoryError`` there): its arguments are the student's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
-from collections.abc import Callable
+import os
+import resource
+import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +36,14 @@ from autograder.sandbox.streams import DeadlineStream
 
 class OutOfStep(wire.WireError):
     """A message that belongs to an earlier request: the process broke the protocol before."""
+
+
+class AnsweredTwice(wire.WireError):
+    """More than one message answered the request just made: the student's code wrote a reply."""
+
+
+CALLBACK_BYTES = 256 * 2**20  # what one call of the grader's function may map: honest calls need a few MB
+MAX_FAILURES = 8  # failures of the grader's functions kept per request (the first is reported)
 
 
 _IDS = itertools.count(
@@ -82,7 +101,7 @@ class Channel:
         seq = next(self._seq)
         wire.send(self.requests, dict(header, seq=seq), list(arrays))
         while True:
-            reply, received = wire.receive(self.replies, wire.MAX_REPLY_BYTES, wire.MAX_HEADER_BYTES)
+            reply, received = self._receive()
             if reply.get("op") == "callback":
                 if reply.get("seq") != seq:
                     raise OutOfStep("a call back that belongs to no request under way")
@@ -90,7 +109,22 @@ class Channel:
                 continue
             if reply.get("seq") != seq:
                 raise OutOfStep(f"a reply to request {str(reply.get('seq'))[:20]} while {seq} was under way")
+            self._confirm()
             return reply, received
+
+    def _receive(self) -> tuple[dict, list[np.ndarray]]:
+        return wire.receive(self.replies, wire.MAX_REPLY_BYTES, wire.MAX_HEADER_BYTES)
+
+    def _confirm(self) -> None:
+        """The reply just read was the request's only one: a probe (a request that runs nothing),
+        sent under an id the student's code cannot guess, is answered next. The worker answers
+        requests one at a time, so a reply the student's code wrote besides the worker's (before
+        it, or after it from a thread) comes first: ``AnsweredTwice``."""
+        probe = secrets.token_hex(16)
+        wire.send(self.requests, {"op": "load", "cells": [], "seq": probe})
+        reply, _ = self._receive()
+        if reply.get("seq") != probe or reply.get("op") == "callback":
+            raise AnsweredTwice("more than one reply to one request")
 
     def _answer(
         self,
@@ -110,9 +144,12 @@ class Channel:
         )
         before = [_snapshot(a) for a in args], {k: _snapshot(v) for k, v in kwargs.items()}
         try:
-            value = function(*args, **kwargs)
+            with address_space_budget(CALLBACK_BYTES):
+                value = function(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 - the grader's function failed on the student's input
-            callables.failures.append(f"{name} (the grader's version) raised {type(error).__name__}: {error}")
+            if len(callables.failures) < MAX_FAILURES:
+                said = f"{name} (the grader's version) raised {type(error).__name__}: {error}"
+                callables.failures.append(said)
             self._send_raise(
                 type(error).__name__,
                 f"the grader's version of {name} raised {type(error).__name__} on the arguments it was given",
@@ -178,3 +215,49 @@ def _same(value: Any, snapshot: Any) -> bool:
         except ValueError:  # containers of arrays: compare what the wire would carry
             return False
     return True
+
+
+_blas_ready = False
+
+
+def _warm_blas() -> None:
+    """Have OpenBLAS allocate its work buffers now (once): it ends the whole process when it cannot
+    allocate them, as it could not under the budget below."""
+    global _blas_ready
+    if not _blas_ready:
+        square = np.ones((256, 256))
+        single = square.astype(np.float32)
+        for left, right in ((square, square), (square, square[0]), (square[0], square), (single, single)):
+            np.matmul(left, right)
+        _blas_ready = True
+
+
+def _mapped_bytes() -> int | None:
+    """This process's address space now (Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextlib.contextmanager
+def address_space_budget(budget: int) -> Iterator[None]:
+    """Let the code inside map at most ``budget`` more bytes than this process has mapped now: an
+    allocation beyond fails with ``MemoryError`` (NumPy's, Python's) instead of growing the grading
+    process without bound. Nothing changes where the address space cannot be read or is already
+    capped lower."""
+    _warm_blas()
+    used = _mapped_bytes()
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    ceiling = None if used is None else used + budget
+    if ceiling is not None and hard != resource.RLIM_INFINITY:
+        ceiling = min(ceiling, hard)
+    if ceiling is None or (soft != resource.RLIM_INFINITY and soft <= ceiling):
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (ceiling, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))

@@ -11,6 +11,9 @@ missing mask, the loss after the update) are off by a few percent to several tim
 """
 from __future__ import annotations
 
+import linecache
+import textwrap
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -25,14 +28,28 @@ TRAIN_KEYS = ("training_loss", "training_accurate_pred", "test_loss", "test_accu
 class CheckFailure(AssertionError):
     """A check failed; the message says what was expected, what came back, and a hint."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What Jupyter shows for a failing check: the message alone (no lines of the checks' own
+        code), wrapped to 80 characters, the hint on a line of its own."""
+        return wrapped(str(self))
+
+
+def wrapped(message: str, width: int = 80) -> list[str]:
+    lines: list[str] = []
+    for paragraph in message.splitlines():
+        lines += textwrap.wrap(paragraph, width, subsequent_indent="  ", break_long_words=True) or [""]
+    return lines
+
 
 class StudentRaised(Exception):
-    """The student's function raised ``kind`` (an exception type name) with ``message``."""
+    """The student's function raised ``kind`` (an exception type name) with ``message``; ``where``
+    names the student's line it came from."""
 
-    def __init__(self, function: str, kind: str, message: str) -> None:
+    def __init__(self, function: str, kind: str, message: str, where: str = "") -> None:
         separator = " " if message.startswith("(") else ": "
-        super().__init__(f"{function} raised {kind}{separator + message if message else ''}")
-        self.function, self.kind, self.message = function, kind, message
+        text = f"{function} raised {kind}{separator + message if message else ''}"
+        super().__init__(text + (f" ({where})" if where else ""))
+        self.function, self.kind, self.message, self.where = function, kind, message, where
 
 
 class Rng:
@@ -307,10 +324,42 @@ class LocalStudent:
                 values.append(target(*real, **real_kwargs))
                 args_after.append(real)
         except Exception as error:  # noqa: BLE001 - the student's code may raise anything
-            raise StudentRaised(function, type(error).__name__, str(error)[:500]) from None
+            where = ", ".join(filter(None, (student_line(error), argument_sizes(args))))
+            raise StudentRaised(function, type(error).__name__, str(error)[:500], where) from None
         finally:
             self.namespace.update(saved)
         return Result(values, args_after, calls, {k: sorted(v) for k, v in scalars.items()})
+
+
+def student_line(error: BaseException) -> str:
+    """``Cell In[7], line 3: hidden = layer_0 @ weights_1``: the notebook line the exception came
+    from (the innermost frame that is a notebook cell), or ''."""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        name = cell_name(frame.filename)
+        if name:
+            text = (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
+            return f"{name}, line {frame.lineno}" + (f": {text}" if text else "")
+    return ""
+
+
+def cell_name(filename: str) -> str:
+    """How Jupyter names the cell a file name stands for (``Cell In[7]``), or '' for a module."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        count = shell.compile._filename_map.get(filename) if shell is not None else None
+    except (ImportError, AttributeError):
+        count = None
+    if count is not None:
+        return f"Cell In[{count}]"
+    return "your cell" if filename.startswith("<") and "cell" in filename else ""
+
+
+def argument_sizes(args: list) -> str:
+    """``called with arrays of shapes (784,), (10,)``: the sizes students see in their notebook."""
+    shapes = [str(np.shape(a)) for a in args if isinstance(a, np.ndarray)]
+    return f"called with arrays of shapes {', '.join(shapes)}" if shapes else ""
 
 
 def materialize(value: Any, generators: dict) -> Any:

@@ -16,12 +16,17 @@ RATES = (0.0173, 0.0419)  # learning rates nobody would type
 
 
 def make_case(rng, hidden):
-    layer_0 = rng.random(784)
-    label = np.eye(10)[rng.integers(10)]
-    weights_1 = 0.2 * rng.random((784, hidden)) - 0.1
-    weights_2 = 0.2 * rng.random((hidden, 10)) - 0.1
-    mask = rng.integers(0, 2, size=hidden)
-    return layer_0, label, weights_1, weights_2, mask
+    """An image, its label, weights and a mask with units of every kind (fired and kept, not fired,
+    dropped), so that both weight arrays must change and every kind of unit is checked."""
+    while True:
+        layer_0 = rng.random(784)
+        label = np.eye(10)[rng.integers(10)]
+        weights_1 = 0.2 * rng.random((784, hidden)) - 0.1
+        weights_2 = 0.2 * rng.random((hidden, 10)) - 0.1
+        mask = rng.integers(0, 2, size=hidden)
+        fired = layer_0 @ weights_1 > 0
+        if all(kind.sum() >= 2 for kind in (fired & (mask == 1), ~fired & (mask == 1), mask == 0)):
+            return layer_0, label, weights_1, weights_2, mask
 
 
 def test_visible_inputs(student, rng):
