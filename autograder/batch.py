@@ -27,6 +27,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -46,14 +47,32 @@ from autograder.batchstore import (
     ResultStore,
     SubmittedFile,
     grader_fingerprint,
+    grading_code,
     is_current,
     new_record,
     scores_of,
 )
 from autograder.cli import add_limit_arguments, isolation_problem, limits_from, parse_arguments
 from autograder.sandbox import Limits
+from autograder.studentfiles import (
+    FILE,
+    FOLDER,
+    Entry,
+    Refused,
+    copy_file,
+    entries,
+    label,
+    open_folder,
+    read_file,
+    refusal,
+)
+from autograder.submission import MAX_NOTEBOOK_BYTES
+from autograder.text import name, one_line
 
 EXIT_ALL_GRADED, EXIT_SOME_NOT_GRADED, EXIT_CANNOT_GRADE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 3, 4, 130
+NOTEBOOK_FILE = "notebook file"
+TIMESTAMP = "timestamp.txt"
+TIMESTAMP_BYTES = 4096  # nbgrader writes one line of 30 characters
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,24 +118,56 @@ class Submission:
     folder: Path
     notebook: Path | None
     problem: str = ""  # why there is no notebook to grade
-    problem_status: str = MISSING  # MISSING (scored 0, as nbgrader scores a missing notebook) or ERROR
+    # MISSING (no notebook: scored 0, as nbgrader scores a missing one), UNREADABLE (a link, a
+    # pipe... where the notebook or its folder should be: scored 0) or ERROR (not graded)
+    problem_status: str = MISSING
     note: str = ""  # something the student should know (a renamed notebook)
     timestamp: datetime | None = None
     file: SubmittedFile | None = None
 
+    def refuse(self, reason: str, status: str = UNREADABLE) -> Submission:
+        """No notebook to grade, for ``reason``."""
+        self.notebook, self.file, self.problem, self.problem_status = None, None, reason, status
+        return self
 
-def choose_notebook(folder: Path, notebook_id: str) -> tuple[Path | None, str, str]:
-    """``(notebook, problem, note)``: ``<notebook_id>.ipynb``, else the folder's only notebook."""
-    expected = folder / f"{notebook_id}.ipynb"
-    if expected.is_file():
-        return expected, "", ""
-    others = sorted(path for path in folder.glob("*.ipynb") if path.is_file())
-    if len(others) == 1:
-        return others[0], "", f"graded {others[0].name}: there is no {expected.name} in the submission"
-    if not others:
-        return None, f"no notebook submitted: {expected.name} is not in the submission", ""
-    names = ", ".join(path.name for path in others)
-    return None, f"{len(others)} notebooks ({names}) and none of them is {expected.name}", ""
+
+def choose_notebook(listing: list[Entry], notebook_id: str) -> tuple[str | None, str, str]:
+    """``(name, problem, note)`` from the entries of a student's folder: ``<notebook_id>.ipynb``,
+    else the folder's only notebook; ``Refused`` when the one chosen is a link, a pipe, a device."""
+    expected = f"{notebook_id}.ipynb"
+    notebooks = [entry for entry in listing if entry.name.endswith(".ipynb") and entry.kind != FOLDER]
+    chosen = next((entry for entry in notebooks if entry.name == expected), None)
+    note = ""
+    if chosen is None and len(notebooks) == 1:
+        chosen = notebooks[0]
+        note = f"graded {label([chosen.name])}: there is no {expected} in the submission"
+    if chosen is None and not notebooks:
+        return None, f"no notebook submitted: {expected} is not in the submission", ""
+    if chosen is None:
+        names = ", ".join(label([entry.name]) for entry in notebooks)
+        return None, f"{len(notebooks)} notebooks ({names}) and none of them is {expected}", ""
+    if chosen.kind != FILE:
+        raise Refused(refusal([chosen.name], chosen.kind, NOTEBOOK_FILE))
+    return chosen.name, "", note
+
+
+def read_timestamp(folder: int, listing: list[Entry]) -> datetime | None:
+    """The ``timestamp.txt`` of the open student ``folder``, as nbgrader reads it; None if absent.
+
+    ``Refused`` when it is a link (or a pipe...); ``ValueError`` when nbgrader could not read it.
+    """
+    from autograder.gradebook import parse_timestamp
+
+    if not any(entry.name == TIMESTAMP for entry in listing):
+        return None
+    raw = read_file(folder, [TIMESTAMP], "file", TIMESTAMP_BYTES)
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise ValueError("not a timestamp nbgrader can read") from None
+    if len(raw) > TIMESTAMP_BYTES:
+        raise ValueError("not a timestamp nbgrader can read")
+    return parse_timestamp(text)
 
 
 # ----------------------------------------------------------------------------- the batch
@@ -157,9 +208,9 @@ class Batch:
         self.store.remove_leftovers()
         self.scratch = self.reports / ".grading"  # the grading processes' result files, until read
         shutil.rmtree(self.scratch, ignore_errors=True)  # left by a killed batch
-        self.fingerprint = grader_fingerprint(assignment)
-        self.gradebook_assignment = ensure_assignment(course, assignment)
-        self.processes = Processes()
+        self.fingerprint = grader_fingerprint(assignment, grading_code(course.assignment_id, course.root))
+        self.gradebook_assignment = ensure_assignment(course)
+        self.processes = Processes(warm=f"{course.root}::{course.assignment_id}")
         self.renderers = Renderers()
         self.tally = Tally()
         self.policy: Any = None  # LatePolicy, once the gradebook is open
@@ -168,39 +219,66 @@ class Batch:
     # -- discovery -------------------------------------------------------------------
 
     def students(self) -> list[str]:
-        """Every student with a folder for the assignment in ``submitted/``."""
+        """Every student with an entry for the assignment in their folder of ``submitted/``.
+
+        A student folder that is a link is listed, to be refused when graded; whether it holds
+        the assignment is a ``stat`` through the link, which reads nothing there."""
         root = self.course.submitted_folder()
-        return sorted(
-            path.name for path in (root.iterdir() if root.is_dir() else [])
-            if self.course.student_folder(path.name).is_dir()
-        )
+        try:
+            with os.scandir(root) as scan:
+                names = [item.name for item in scan
+                         if item.is_symlink() or item.is_dir(follow_symlinks=False)]
+        except OSError:
+            return []
+        return sorted(student for student in names if os.path.lexists(self.course.student_folder(student)))
 
     def discover(self, students: list[str], identify: bool = True) -> list[Submission]:
         """The submissions of ``students``: the notebook to grade, its timestamp and (if
         ``identify``) the SHA-256 of its content."""
-        from autograder.gradebook import read_timestamp
+        return [self.inspect(student, identify) for student in students]
 
-        submissions = []
-        for student in students:
-            folder = self.course.student_folder(student)
-            notebook, problem, note = choose_notebook(folder, self.course.notebook_id)
-            submission = Submission(student, folder, notebook, problem, note=note)
-            try:
-                submission.timestamp = read_timestamp(self.course, student)
-            except ValueError as error:
-                submission.notebook, submission.problem, submission.problem_status = None, str(error), ERROR
-            if identify and submission.notebook is not None:
-                submission.file = SubmittedFile.of(submission.notebook)
-            submissions.append(submission)
-        return submissions
+    def inspect(self, student: str, identify: bool = True) -> Submission:
+        """One student's submission, read without following a link (``autograder.studentfiles``):
+        a link, a pipe or a device where a folder, the notebook or its timestamp should be is
+        scored 0 with the reason, and nothing it points to is read."""
+        submission = Submission(student, self.course.student_folder(student), None)
+        base, parts = self.course.student_path(student)
+        try:
+            folder = open_folder(base, parts)
+        except Refused as refused:
+            return submission.refuse(str(refused))
+        except OSError as error:
+            return submission.refuse(f"{label(parts)}: cannot be read ({error.strerror})", ERROR)
+        try:
+            self._inspect_folder(submission, folder, identify)
+        except Refused as refused:
+            submission.refuse(str(refused))
+        except ValueError as error:
+            submission.refuse(f"{label([*parts, TIMESTAMP])}: {error}", ERROR)
+        except OSError as error:
+            submission.refuse(f"{label(parts)}: cannot be read ({error.strerror})", ERROR)
+        finally:
+            os.close(folder)
+        return submission
+
+    def _inspect_folder(self, submission: Submission, folder: int, identify: bool) -> None:
+        listing = entries(folder)
+        chosen, submission.problem, submission.note = choose_notebook(listing, self.course.notebook_id)
+        submission.timestamp = read_timestamp(folder, listing)
+        if chosen is None:
+            return
+        submission.notebook = submission.folder / chosen
+        if identify:
+            content = copy_file(folder, [chosen], NOTEBOOK_FILE)
+            submission.file = SubmittedFile(submission.notebook, content.sha256, content.size, content.mtime)
 
     def is_current(self, submission: Submission, force: bool) -> bool:
         """Whether the stored record already grades this submission as it is now."""
         if force or (submission.problem and submission.problem_status == ERROR):
             return False
         record = self.store.load(submission.student)
-        if submission.notebook is None:  # nothing to grade: current if already recorded as missing
-            return (record is not None and record["status"] == MISSING
+        if submission.notebook is None:  # nothing to grade: current if already recorded so, for this reason
+            return (record is not None and record["status"] == submission.problem_status
                     and record["reason"] == submission.problem and record["fingerprint"] == self.fingerprint)
         assert submission.file is not None
         return is_current(record, submission.file.sha256, self.fingerprint)
@@ -217,10 +295,29 @@ class Batch:
         return Outcome(submission, record, graded=True, feedback_error=error)
 
     def _grade_record(self, submission: Submission, scratch: Path) -> dict[str, Any]:
-        described = submission.file.describe(self.course.root) if submission.file else None
         if submission.notebook is None:
             return self._zero_record(submission, submission.problem_status, submission.problem)
-        run = run_grader(self.processes, submission.notebook, scratch, self.course.source_notebook,
+        private = Path(tempfile.mkdtemp(dir=scratch))
+        try:
+            return self._grade_copy(submission, scratch, private)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+
+    def _grade_copy(self, submission: Submission, scratch: Path, private: Path) -> dict[str, Any]:
+        """Grade a copy of the notebook in ``private``, taken through ``studentfiles``: the
+        grading process reads that copy, never a path in the student's folder."""
+        assert submission.notebook is not None
+        notebook = private / submission.notebook.name
+        try:
+            described = self._copy_notebook(submission, notebook).describe(self.course.root)
+        except Refused as refused:  # made a link (or a pipe) since it was discovered
+            return self._zero_record(submission, UNREADABLE, str(refused))
+        except OSError as error:
+            where = label([submission.student, submission.notebook.name])
+            reason = f"{where}: cannot be read ({error.strerror})"
+            return new_record(submission.student, self.course.assignment_id, ERROR, self.fingerprint,
+                              reason=reason)
+        run = run_grader(self.processes, notebook, scratch, self.course.source_notebook,
                          self.limits, self.course.root, self.allow_unisolated)
         if run.result is None:
             return new_record(submission.student, self.course.assignment_id, ERROR, self.fingerprint,
@@ -234,13 +331,26 @@ class Batch:
                               submission=described, result=result, reason=reason, seconds=run.seconds)
         return new_record(
             submission.student, self.course.assignment_id, GRADED, self.fingerprint, submission=described,
-            result=result, seconds=run.seconds, unanswered=self._unanswered(submission.notebook),
+            result=result, seconds=run.seconds, unanswered=self._unanswered(notebook),
         )
+
+    def _copy_notebook(self, submission: Submission, target: Path) -> SubmittedFile:
+        """Copy the submission's notebook to ``target`` (as much of it as the grader reads) and
+        identify its content, all of it."""
+        assert submission.notebook is not None
+        base, parts = self.course.student_path(submission.student)
+        folder = open_folder(base, parts)
+        try:
+            content = copy_file(folder, [target.name], NOTEBOOK_FILE, target, keep=MAX_NOTEBOOK_BYTES + 1)
+        finally:
+            os.close(folder)
+        return SubmittedFile(submission.notebook, content.sha256, content.size, content.mtime)
 
     def _zero_record(self, submission: Submission, status: str, reason: str) -> dict[str, Any]:
         from autograder.report import to_gradescope, zero_grade
 
-        result = to_gradescope(zero_grade(self.assignment, reason, "visible")) if status == MISSING else None
+        scored = status in (MISSING, UNREADABLE)
+        result = to_gradescope(zero_grade(self.assignment, reason, "visible")) if scored else None
         return new_record(submission.student, self.course.assignment_id, status, self.fingerprint,
                           result=result, reason=reason)
 
@@ -279,7 +389,8 @@ class Batch:
             return ""
         error = self.renderers.write(task(
             self.store.path(submission.student), self.course.feedback_folder(submission.student),
-            self.course.notebook_id, submission.folder, self.lateness(submission, record),
+            self.course.notebook_id, self.course.student_path(submission.student),
+            self.lateness(submission, record),
         ))
         return f"feedback page not written: {error}" if error else ""
 
@@ -383,8 +494,8 @@ class Batch:
                     bar.set_postfix_str(f"not graded or unreadable: {failures}", refresh=False)
                     bar.update(1)
                     if outcome.record["status"] != GRADED and not quiet:
-                        bar.write(f"{outcome.submission.student}: {outcome.record['status']}: "
-                                  f"{outcome.record['reason']}", file=sys.stderr)
+                        bar.write(f"{name(outcome.submission.student)}: {outcome.record['status']}: "
+                                  f"{one_line(outcome.record['reason'])}", file=sys.stderr)
                 yield outcome
         finally:
             bar.close()
@@ -399,7 +510,8 @@ class Batch:
             if self.to_gradebook(gb, outcome.submission, outcome.record, None):
                 self.tally.gradebook_written += 1
         if outcome.feedback_error:
-            self.tally.problems.append(f"{outcome.submission.student}: {outcome.feedback_error}")
+            problem = f"{name(outcome.submission.student)}: {one_line(outcome.feedback_error)}"
+            self.tally.problems.append(problem)
         elif outcome.record["status"] in IN_GRADEBOOK:
             self.tally.feedback_written += 1
 
@@ -445,20 +557,23 @@ def summary_lines(
         f"{tally.skipped} unchanged since graded; gradebook: {tally.gradebook_written} written, "
         f"{tally.gradebook_repaired} repaired; {tally.feedback_written} feedback pages written"
     ]
+    if batch.gradebook_assignment.updated:
+        lines.append(f"Gradebook brought up to date: {batch.gradebook_assignment.updated}")
     not_graded = [s for s in selected if (records.get(s.student) or {}).get("status") != GRADED]
     if not_graded or absent:
         lines.append("Could not be read (scored 0 in the gradebook) or graded (tried again by the next run):")
         for submission in not_graded:
             record = records.get(submission.student)
             status, reason = (record["status"], record["reason"]) if record else (ERROR, "not graded")
-            lines.append(f"  {submission.student}: {status}: {reason}")
-        lines += [f"  {student}: no folder {batch.course.student_folder(student)}" for student in absent]
+            lines.append(f"  {name(submission.student)}: {status}: {one_line(reason)}")
+        lines += [f"  {name(student)}: no folder {one_line(batch.course.student_folder(student))}"
+                  for student in absent]
     graded = {s.student: records[s.student] for s in selected
               if (records.get(s.student) or {}).get("status") == GRADED}
     hits = limit_hits(graded)
     if hits:
         lines.append("Graded, but hit a limit or crashed (the affected checks scored 0):")
-        lines += [f"  {hit['student']}: {hit['messages'][0]}" for hit in hits]
+        lines += [f"  {name(hit['student'])}: {one_line(hit['messages'][0])}" for hit in hits]
     lines += [f"  {problem}" for problem in tally.problems]
     return lines
 

@@ -44,8 +44,8 @@ CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREA
 # What the forkserver imports once for every grading process: the single-file command, and with
 # it NumPy and pytest; what every grading imports besides (the data loader with requests and tqdm,
 # the checks' shared functions, NumPy's random generators, which NumPy loads on first use).
-GRADER_PRELOAD = ["autograder.batchprocs", "autograder.cli", "autograder.runner", "autograder.data",
-                  "autograder.checks.mnist_checks", "numpy.random"]
+GRADER_PRELOAD = ["autograder.batchprocs", "autograder.cli", "autograder.grade", "autograder.runner",
+                  "numpy.random", "autograder.warm"]
 STDERR_KEPT = 64 * 1024  # of a grading process's standard error, the end is read back
 
 
@@ -178,12 +178,14 @@ def environment(variables: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def forkserver() -> Any:
+def forkserver(warm: str = "") -> Any:
     """``multiprocessing``'s forkserver context, its server started with ``GRADER_PRELOAD``
-    imported (and one BLAS thread) if this process has none running yet."""
+    imported (and one BLAS thread) if this process has none running yet; ``warm``
+    (``COURSE_ROOT::ASSIGNMENT``) names the assignment whose modules it imports too
+    (``autograder.warm``)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(GRADER_PRELOAD)
-    with environment(CHILD_ENV):  # read once, when the server imports NumPy
+    with environment({**CHILD_ENV, "AUTOGRADER_WARM": warm}):  # read once, when the server starts
         multiprocessing.forkserver.ensure_running()
     return context
 
@@ -201,10 +203,11 @@ class Processes:
     ``entry`` is what a grading process runs (the single-file command; a test passes another
     importable function)."""
 
-    def __init__(self, entry: Callable[[list[str]], int] = grade_notebook) -> None:
+    def __init__(self, entry: Callable[[list[str]], int] = grade_notebook, warm: str = "") -> None:
         self._running: set[Any] = set()
         self._context: Any = None
         self.entry = entry
+        self.warm = warm
         self.stopping = False
 
     def run(
@@ -216,7 +219,7 @@ class Processes:
         with _MULTIPROCESSING:
             if self.stopping:
                 return None
-            self._context = self._context or forkserver()
+            self._context = self._context or forkserver(self.warm)
             output = str(stdout_path) if stdout_path else None
             process = self._context.Process(
                 target=grading_child, daemon=True,

@@ -3,9 +3,9 @@
 ``reports/<assignment>/results/<student>.json`` holds the single-file grader's
 Gradescope-format result of the student's notebook, the SHA-256, size and modification
 time of the file that was graded, and the fingerprint of the grader that graded it
-(the checks' code and the assignment's grade ids and points). Each is written to a
-temporary file and renamed into place, so a record is either the old one or the new
-one, never half of either. A rerun grades again only submissions whose file or grader
+(the checks' code, the assignment's package in ``solutions/`` and its grade ids and
+points). Each is written to a temporary file and renamed into place, so a record is either
+the old one or the new one, never half of either. A rerun grades again only submissions whose file or grader
 fingerprint changed, and those whose last attempt failed.
 """
 
@@ -23,46 +23,47 @@ from autograder.assignment import Assignment
 from autograder.report import write_json_atomically
 
 SCHEMA = 1
-CHECKS_DIR = Path(__file__).parent / "checks"
+KIT = Path(__file__).resolve().parent.parent
 
 # What a record's ``status`` says about the submission.
 GRADED = "graded"  # the notebook was read and every check ran (limits may have been hit)
-UNREADABLE = "unreadable"  # not a notebook: 0 points, with the reason
+UNREADABLE = "unreadable"  # not a notebook, or not read (a link, a pipe): 0 points, with the reason
 MISSING = "missing"  # no notebook in the student's folder: 0 points, as nbgrader gives
 ERROR = "error"  # the grader itself failed (crash, time-out): not graded, retried on rerun
 IN_GRADEBOOK = (GRADED, UNREADABLE, MISSING)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def grading_code(assignment_id: str, course_root: Path) -> tuple[Path, ...]:
+    """Where the code that decides the assignment's grades may live: the kit's checks folder, and
+    the assignment's package (or module) in ``solutions/`` (its checks and reference functions),
+    the kit's and the course's own. Missing ones hold nothing."""
+    places = [KIT / "autograder" / "checks"]
+    for root in dict.fromkeys([KIT, course_root]):
+        places += [root / "solutions" / assignment_id, root / "solutions" / f"{assignment_id}.py"]
+    return tuple(places)
 
 
-def grader_fingerprint(assignment: Assignment) -> str:
-    """Changes when the checks' code or the assignment's grade ids or points change."""
+def grader_fingerprint(assignment: Assignment, places: tuple[Path, ...]) -> str:
+    """Changes when the grading code (each file of ``places``, every ``.py`` file under a folder
+    of them) or the assignment's grade ids or points change."""
     digest = hashlib.sha256()
     digest.update(json.dumps([[cell.grade_id, cell.points] for cell in assignment.graded]).encode())
-    for path in sorted(CHECKS_DIR.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for index, place in enumerate(places):
+        for path in [place] if place.is_file() else sorted(place.rglob("*.py")):
+            where = f"{index}/{path.relative_to(place) if path != place else place.name}"
+            digest.update(where.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
 @dataclass(frozen=True)
 class SubmittedFile:
-    """The notebook of one student that is graded, and what identifies its content."""
+    """The notebook of one student that is graded (its path in the student's folder), and what
+    identifies its content (read by ``autograder.studentfiles``, never through a link)."""
 
     path: Path
     sha256: str
     size: int
     mtime: float
-
-    @classmethod
-    def of(cls, path: Path) -> SubmittedFile:
-        stat = path.stat()
-        return cls(path, sha256_file(path), stat.st_size, stat.st_mtime)
 
     def describe(self, root: Path) -> dict[str, Any]:
         return {

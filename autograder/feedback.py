@@ -7,7 +7,10 @@ the learning curve of the student's own ``train`` and the confusion matrix of th
 it trained. The checks' code and inputs are never part of a record, so never part of a page.
 
 The page is named after the notebook and ``timestamp.txt`` / ``submission_secret.txt``
-are copied beside it, so ``nbgrader release_feedback`` can hand it to the student.
+are copied beside it, so ``nbgrader release_feedback`` can hand it to the student: read
+from the student's folder without following a link (``autograder.studentfiles``), so a
+link there never brings anything from elsewhere into the student's feedback. Every text a
+student controls is shown as one line (``autograder.text``); Jinja escapes it for HTML.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -26,11 +29,17 @@ from typing import Any, TextIO
 import jinja2
 import numpy as np
 
+from autograder import studentfiles
 from autograder.batchstore import record_digest
 from autograder.report import new_file_mode
+from autograder.text import multiline, name, notes_for_students
 
 TEMPLATES = Path(__file__).parent / "templates"
 NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")
+NBGRADER_FILE_BYTES = 64 * 1024  # each is one line
+# Part of every page's digest: changed whenever ``render_feedback`` changes what a page shows
+# (2: no isolation layers, names as one line), so that the next batch writes every page again.
+PAGE_FORMAT = "2"
 
 
 @dataclass(frozen=True)
@@ -44,10 +53,11 @@ class Lateness:
 
 @cache
 def environment() -> jinja2.Environment:
-    """The Jinja environment of the kit's templates (HTML autoescaping on)."""
+    """The Jinja environment of the kit's templates (HTML autoescaping on, controls escaped)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
+        finalize=_shown,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -55,6 +65,12 @@ def environment() -> jinja2.Environment:
     env.filters["points"] = lambda value: f"{float(value):g}"
     env.filters["thousands"] = lambda value: f"{int(value):,}"
     return env
+
+
+def _shown(value: Any) -> Any:
+    """Every value a template prints: a text with its controls and bidirectional characters
+    escaped, its lines kept (``text.multiline``); Jinja then escapes it for HTML."""
+    return multiline(value) if isinstance(value, str) else value
 
 
 def write_html_atomically(text: str, path: Path) -> None:
@@ -68,27 +84,63 @@ def write_html_atomically(text: str, path: Path) -> None:
 
 
 def write_feedback(
-    record: dict[str, Any], folder: Path, notebook_id: str, submitted: Path | None = None,
-    lateness: Lateness | None = None,
+    record: dict[str, Any], folder: Path, notebook_id: str,
+    submitted: tuple[Path, Sequence[str]] | None = None, lateness: Lateness | None = None,
 ) -> Path:
-    """Write the feedback page of ``record`` into ``folder``; returns its path."""
+    """Write the feedback page of ``record`` into ``folder``; returns its path. ``submitted`` is
+    the student's folder as ``Course.student_path`` gives it: its nbgrader files are copied."""
     page = folder / f"{notebook_id}.html"
     for leftover in folder.glob("*.tmp"):  # from a batch killed while writing this page
         leftover.unlink(missing_ok=True)
     write_html_atomically(render_feedback(record, lateness), page)
-    for name in NBGRADER_FILES:
-        if submitted is not None and (submitted / name).is_file():
-            shutil.copyfile(submitted / name, folder / name)
+    if submitted is not None:
+        copy_nbgrader_files(*submitted, folder)
     return page
 
 
+def copy_nbgrader_files(base: Path, parts: Sequence[str], folder: Path) -> None:
+    """Copy ``timestamp.txt`` and ``submission_secret.txt`` of the student's folder into
+    ``folder``, each only if it is a regular file reached without following a link; a copy
+    left from before of one that is not (any more) is removed."""
+    try:
+        submitted = studentfiles.open_folder(base, parts)
+    except (studentfiles.Refused, OSError):
+        submitted = None
+    try:
+        for file_name in NBGRADER_FILES:
+            content = _read_small(submitted, file_name) if submitted is not None else None
+            if content is None:
+                (folder / file_name).unlink(missing_ok=True)
+            else:
+                _write_bytes_atomically(content, folder / file_name)
+    finally:
+        if submitted is not None:
+            os.close(submitted)
+
+
+def _read_small(folder: int, file_name: str) -> bytes | None:
+    try:
+        content = studentfiles.read_file(folder, [file_name], "file", NBGRADER_FILE_BYTES)
+    except (studentfiles.Refused, OSError):
+        return None
+    return content if len(content) <= NBGRADER_FILE_BYTES else None
+
+
+def _write_bytes_atomically(content: bytes, path: Path) -> None:
+    with tempfile.NamedTemporaryFile("wb", dir=path.parent, suffix=".tmp", delete=False) as handle:
+        handle.write(content)
+    os.chmod(handle.name, new_file_mode())
+    os.replace(handle.name, path)
+
+
 def task(
-    record: Path, folder: Path, notebook_id: str, submitted: Path | None, lateness: Lateness | None
+    record: Path, folder: Path, notebook_id: str, submitted: tuple[Path, Sequence[str]] | None,
+    lateness: Lateness | None,
 ) -> dict[str, Any]:
     """A request to ``serve``: write the page of the stored record at ``record``."""
     return {
         "record": str(record), "folder": str(folder), "notebook_id": notebook_id,
-        "submitted": None if submitted is None else str(submitted),
+        "submitted": None if submitted is None else [str(submitted[0]), *submitted[1]],
         "lateness": None if lateness is None else {
             "timestamp": lateness.timestamp.isoformat(), "seconds_late": lateness.seconds_late,
             "penalty": lateness.penalty,
@@ -105,9 +157,10 @@ def serve(requests: TextIO, replies: TextIO) -> None:
             late = request["lateness"]
             lateness = None if late is None else Lateness(
                 datetime.fromisoformat(late["timestamp"]), late["seconds_late"], late["penalty"])
+            submitted = request["submitted"]
             write_feedback(
                 json.loads(Path(request["record"]).read_text()), Path(request["folder"]),
-                request["notebook_id"], request["submitted"] and Path(request["submitted"]), lateness,
+                request["notebook_id"], submitted and (Path(submitted[0]), submitted[1:]), lateness,
             )
             reply = {}
         except Exception as error:  # noqa: BLE001 - reported to the batch, which goes on
@@ -119,6 +172,7 @@ def serve(requests: TextIO, replies: TextIO) -> None:
 def page_digest(record: dict[str, Any], lateness: Lateness | None) -> str:
     """Identifies a page's content: the record, the lateness shown, and the template."""
     digest = hashlib.sha256(record_digest(record).encode())
+    digest.update(PAGE_FORMAT.encode())
     digest.update(repr(lateness).encode())
     digest.update((TEMPLATES / "feedback.html.j2").read_bytes())
     return digest.hexdigest()[:32]
@@ -137,12 +191,12 @@ def feedback_is_current(page: Path, record: dict[str, Any], lateness: Lateness |
 def render_feedback(record: dict[str, Any], lateness: Lateness | None = None) -> str:
     """The feedback page of one graded (or unreadable) submission."""
     result = record["result"]
-    notes = result["output"].splitlines()[1:]
+    notes = notes_for_students(result["output"])  # the sandbox's layers are the instructor's
     unreadable = record["status"] != "graded"
     context = {
         "digest": page_digest(record, lateness),
         "assignment": record["assignment"],
-        "student": record["student"],
+        "student": name(record["student"]),
         "graded_at": record["graded_at"],
         "score": result["score"],
         "max_score": sum(test["max_score"] for test in result["tests"]),

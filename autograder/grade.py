@@ -23,23 +23,24 @@ from autograder.testcells import run_statements
 
 
 def given_data(graded: Graded) -> tuple[Given, dict[str, dict[str, Any]]]:
-    """Run the given cells up to the last data cell here (which may read files) and collect what
-    each data cell hands to the student's process (see ``context``)."""
+    """What each data cell hands to the student's process (see ``context``): the assignment's own
+    values where its module provides them, else the cell run here (which may read files), with
+    the given cells above it run here first. Nothing runs when no data cell needs running."""
     given = Given()
     data: dict[str, dict[str, Any]] = {}
     cells = graded.assignment.context
-    last = max((i for i, cell in enumerate(cells) if cell.kind == "data"), default=-1)
     with importable(*graded.import_folders):
-        for cell in cells[: last + 1]:
+        provided = {c.grade_id: graded.given_values(c.grade_id) for c in cells if c.kind == "data"}
+        needed = [i for i, c in enumerate(cells) if c.kind == "data" and provided[c.grade_id] is None]
+        for cell in cells[: max(needed, default=-1) + 1]:
             given.ran.add(cell.grade_id)
-            provided = graded.given_values(cell.grade_id) if cell.kind == "data" else None
-            if provided is not None:
-                given.namespace.update(provided)
-                data[cell.grade_id] = dict(provided)
+            if provided.get(cell.grade_id) is not None:
+                given.namespace.update(provided[cell.grade_id])
                 continue
             run_statements(cell.source, given.namespace, f"<given cell {cell.grade_id}>")
             if cell.kind == "data":
                 data[cell.grade_id] = data_values(cell, given.namespace)
+    data.update({grade_id: dict(values) for grade_id, values in provided.items() if values is not None})
     return given, data
 
 

@@ -13,7 +13,10 @@ grade cell (``needs_manual_grade`` false unless a grader already gave a manual s
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 import shutil
 import tempfile
 import warnings
@@ -21,8 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from autograder.assignment import Assignment
 
 NO_RESPONSE = "No response."
 
@@ -56,6 +57,17 @@ class Course:
         return Path(self.coursedir.format_path(
             self.coursedir.submitted_directory, student, self.assignment_id))
 
+    def student_path(self, student: str) -> tuple[Path, tuple[str, ...]]:
+        """``student_folder`` as the course's own folder (``submitted/``) and the names below it,
+        which the student controls (``(student, assignment)``): those are opened without
+        following a link (``autograder.studentfiles``)."""
+        folder = self.student_folder(student)
+        for base in (self.submitted_folder(), self.root):
+            relative = Path(os.path.relpath(folder, base))
+            if relative.parts and relative.parts[0] != "..":
+                return base, relative.parts
+        return Path(folder.anchor), folder.parts[1:]
+
     def feedback_folder(self, student: str) -> Path:
         """``feedback/<student>/<assignment>/``, where nbgrader's release_feedback looks."""
         return Path(self.coursedir.format_path(
@@ -77,7 +89,10 @@ def open_course(root: Path, assignment_id: str) -> Course:
     # nbgrader autograde prints the same warnings).
     warnings.filterwarnings("ignore", message="Object of type .* not in session", category=SAWarning)
     app = NbGrader(log_level=logging.WARNING)
-    app.initialize([], root=str(root))
+    # Jupyter applications also load the nbgrader_config.py of the working directory, whose
+    # CourseDirectory.root (this kit's sets it to its own folder) would win: read from ``root``.
+    with contextlib.chdir(root):
+        app.initialize([], root=str(root))
     coursedir = app.coursedir
     coursedir.assignment_id = assignment_id
     source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment_id))
@@ -101,47 +116,127 @@ def open_course(root: Path, assignment_id: str) -> Course:
 
 @dataclass(frozen=True)
 class GradebookAssignment:
-    """What the gradebook knows of the assignment: due date and the release text of answer cells."""
+    """What the gradebook knows of the assignment: due date and the release text of answer cells;
+    ``updated``: how this run brought its points up to date ('' when it did not have to)."""
 
     duedate: datetime | None
     solution_sources: dict[str, str]
+    updated: str = ""
 
 
-def ensure_assignment(course: Course, assignment: Assignment) -> GradebookAssignment:
+@dataclass(frozen=True)
+class _Recorded:
+    """The gradebook's grade cells of the notebook (name -> points) and its submissions."""
+
+    cells: dict[str, float]
+    submissions: int
+
+
+def ensure_assignment(course: Course) -> GradebookAssignment:
     """Make sure the gradebook has the assignment with the source notebook's grade cells.
 
     A missing assignment or notebook is added as ``nbgrader generate_assignment`` adds it
     (its converter runs, writing its release into a temporary folder, not ``release/``).
-    Grade cells whose ids or points differ from the source notebook's are an error: the
-    gradebook's totals would not be this grader's.
+    Grade cells whose ids or points differ from the source notebook's (the points changed
+    and ``make release`` ran with ``--no-db``) are brought up to date the same way, as
+    ``nbgrader generate_assignment --force`` would, while the gradebook holds no submission
+    of the notebook. With submissions (grades a change would leave out of step) it is a
+    ``CourseError`` naming the command that updates them.
     """
-    from nbgrader.api import MissingEntry
-
-    with course.gradebook() as gb:
-        try:
-            gb.find_notebook(course.notebook_id, course.assignment_id)
-        except MissingEntry:
-            missing = True
-        else:
-            missing = False
-    if missing:
+    expected = source_grade_cells(course.source_notebook)
+    recorded = _recorded(course)
+    updated = ""
+    if recorded is None:
         _generate_assignment(course)
+    elif recorded.cells != expected:
+        if recorded.submissions:
+            raise CourseError(_stale_message(course, recorded, expected))
+        _generate_assignment(course)
+        updated = (f"the grade cells of {course.assignment_id}/{course.notebook_id} now have the source "
+                   f"notebook's points ({_changes(recorded.cells, expected)})")
     with course.gradebook() as gb:
         notebook = gb.find_notebook(course.notebook_id, course.assignment_id)
         cells = {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
-        expected = {cell.grade_id: float(cell.points) for cell in assignment.graded}
         if cells != expected:
             raise CourseError(
                 f"the gradebook's grade cells of {course.assignment_id}/{course.notebook_id} "
-                f"({_points(cells)}) differ from the source notebook's ({_points(expected)}); run "
-                f"'nbgrader generate_assignment {course.assignment_id} --force' from the course root"
+                f"({_points(cells)}) differ from the source notebook's ({_points(expected)}) after "
+                f"nbgrader's update; run 'nbgrader generate_assignment {course.assignment_id} --force' "
+                "from the course root and see what it says"
             )
         return GradebookAssignment(
             duedate=notebook.assignment.duedate,
             solution_sources={
                 cell.name: _source_cell(gb, course, cell.name) for cell in notebook.solution_cells
             },
+            updated=updated,
         )
+
+
+def source_grade_cells(notebook: Path) -> dict[str, float]:
+    """The grade cells of the source notebook as nbgrader records them: every cell marked
+    ``grade`` (autograded tests and answers graded by hand), grade id -> points."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    found = {}
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if isinstance(meta, dict) and meta.get("grade") and isinstance(meta.get("grade_id"), str):
+            found[meta["grade_id"]] = float(meta.get("points", 0))
+    return found
+
+
+def _recorded(course: Course) -> _Recorded | None:
+    """The gradebook's grade cells and submissions of the notebook; None if it has no such notebook."""
+    from nbgrader.api import MissingEntry
+
+    with course.gradebook() as gb:
+        try:
+            notebook = gb.find_notebook(course.notebook_id, course.assignment_id)
+        except MissingEntry:
+            return None
+        cells = {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
+        return _Recorded(cells, len(notebook.submissions))
+
+
+def _stale_message(course: Course, recorded: _Recorded, expected: dict[str, float]) -> str:
+    """Why the batch stops, and the exact command that brings the gradebook up to date."""
+    assignment_id = course.assignment_id
+    what = (f"the gradebook's grade cells of {assignment_id}/{course.notebook_id} differ from the source "
+            f"notebook's ({_changes(recorded.cells, expected)}), and the gradebook holds "
+            f"{recorded.submissions} submission(s) of it, whose grades an update would leave out of "
+            "step, so the batch does not change them itself")
+    if set(recorded.cells) == set(expected):
+        return (f"{what}. To update the points, run from the course root "
+                f"'nbgrader generate_assignment {assignment_id} --force' (it also writes release/); "
+                "the batch then grades every submission again with the new points")
+    # nbgrader itself refuses to add or remove grade cells of a notebook with submissions.
+    due = _duedate(course)
+    command = f"nbgrader db assignment remove {assignment_id} --force"
+    if due:
+        command += f' && nbgrader db assignment add {assignment_id} --duedate="{due}"'
+    return (f"{what}, and nbgrader cannot add or remove grade cells while there are submissions. "
+            f"To start the assignment's gradebook afresh (this deletes every grade of it, manual "
+            f"grades, comments and extensions included), run from the course root '{command}'; "
+            "the batch then grades every submission again and records its scores")
+
+
+def _duedate(course: Course) -> str:
+    with course.gradebook() as gb:
+        duedate = gb.find_assignment(course.assignment_id).duedate
+    return f"{duedate:%Y-%m-%d %H:%M:%S} UTC" if duedate else ""
+
+
+def _changes(old: dict[str, float], new: dict[str, float]) -> str:
+    """``test_relu 10 -> 15 points, test_extra added (5 points)``: what differs."""
+    changes = []
+    for cell in [*old, *(cell for cell in new if cell not in old)]:
+        if cell not in new:
+            changes.append(f"{cell} removed")
+        elif cell not in old:
+            changes.append(f"{cell} added ({new[cell]:g} points)")
+        elif old[cell] != new[cell]:
+            changes.append(f"{cell} {old[cell]:g} -> {new[cell]:g} points")
+    return ", ".join(changes)
 
 
 def _points(cells: dict[str, float]) -> str:
@@ -153,7 +248,10 @@ def _source_cell(gb: Any, course: Course, name: str) -> str:
 
 
 def _generate_assignment(course: Course) -> None:
+    """Put the source notebook's cells into the gradebook through nbgrader's converter (its
+    release goes to a temporary folder); ``CourseError`` when nbgrader refuses."""
     from nbgrader.converters import GenerateAssignment
+    from nbgrader.converters.base import NbGraderException
     from nbgrader.coursedir import CourseDirectory
 
     scratch = Path(tempfile.mkdtemp(prefix="autograder-release-"))
@@ -165,6 +263,11 @@ def _generate_assignment(course: Course) -> None:
         converter = GenerateAssignment(coursedir=coursedir, config=course.config)
         converter.log.setLevel(logging.WARNING)
         converter.start()
+    except NbGraderException as error:
+        raise CourseError(
+            f"nbgrader could not put {course.assignment_id} into the gradebook ({error}); run "
+            f"'nbgrader generate_assignment {course.assignment_id} --force' from the course root to see why"
+        ) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -197,18 +300,20 @@ class LatePolicy:
         return min(max(float(penalty), 0.0), score)
 
 
-def read_timestamp(course: Course, student: str) -> datetime | None:
-    """The submission's ``timestamp.txt`` as nbgrader reads it (UTC, naive); None if absent or empty.
+def parse_timestamp(text: str) -> datetime | None:
+    """A submission's ``timestamp.txt`` as nbgrader reads it (UTC, naive); None if it is empty.
 
     Raises ``ValueError`` for a timestamp nbgrader cannot parse.
     """
-    folder = course.student_folder(student)
-    if not (folder / "timestamp.txt").exists():
+    from nbgrader.utils import parse_utc
+
+    text = text.strip()
+    if not text:
         return None
     try:
-        return course.coursedir.get_existing_timestamp(str(folder))
-    except SystemExit:  # CourseDirectory.fail() exits for an invalid timestamp
-        raise ValueError(f"{folder / 'timestamp.txt'}: not a timestamp nbgrader can read") from None
+        return parse_utc(text)
+    except (ValueError, OverflowError, TypeError):
+        raise ValueError("not a timestamp nbgrader can read") from None
 
 
 # ----------------------------------------------------------------------------- entries

@@ -224,6 +224,7 @@ def run_checks(
         os.devnull,
         "--import-mode=importlib",
         "--continue-on-collection-errors",
+        "--noconftest",  # a course's own conftest.py files (its tests') are not the grader's
         *(arg for plugin in UNUSED_PLUGINS for arg in ("-p", f"no:{plugin}")),
         "--assert=plain",
         "-W",

@@ -41,3 +41,46 @@ def describe(argv: list[str]) -> int:
 def exit_with(argv: list[str]) -> int:
     """End at once with the status given as the first argument."""
     return int(argv[0])
+
+
+def stand_in_grade(argv: list[str]) -> int:
+    """Grade like the single-file command, without the sandbox: every task passes, so the
+    score is the assignment's total; the result says which file was read and its SHA-256
+    (``extra_data.stand_in``), and holds an "isolation:" note as the real grader's does.
+    A notebook whose text holds ``STAND_IN_MESSAGE=`` fails one check of every task with the
+    rest of that line as its message (Python escapes such as ``\\x1b`` decoded); one that holds
+    ``STAND_IN_UNREADABLE=`` is not read, for that reason, as an unreadable file is not."""
+    import hashlib
+    import re
+
+    from autograder.assignment import read_assignment
+
+    notebook = argv[0]
+    results = argv[argv.index("--results") + 1]
+    assignment = read_assignment(argv[argv.index("--assignment") + 1])
+    with open(notebook, "rb") as handle:
+        content = handle.read()
+    said = re.search(rb"STAND_IN_MESSAGE=([^\n\"]*)", content)
+    message = said.group(1).decode("unicode_escape") if said else ""
+    unreadable = re.search(rb"STAND_IN_UNREADABLE=([^\n\"]*)", content)
+    checks = [{"grade_id": cell.grade_id, "name": "test_stand_in", "passed": not message, "message": message}
+              for cell in assignment.graded]
+    tests = [{"name": cell.grade_id, "score": 0.0 if message else cell.points, "max_score": cell.points,
+              "status": "failed" if message else "passed", "output": message, "visibility": "visible"}
+             for cell in assignment.graded]
+    notes = ["isolation: stand-in layer, another layer"]
+    if unreadable:
+        checks, notes = [], [unreadable.group(1).decode("unicode_escape"), *notes]
+        tests = [dict(test, score=0.0, status="failed") for test in tests]
+    score = sum(test["score"] for test in tests)
+    result = {
+        "score": score, "execution_time": 0.0,
+        "output": "\n".join([f"Score: {score:g} / {assignment.total_points:g}", *notes]),
+        "tests": tests,
+        "extra_data": {"max_score": assignment.total_points, "isolation": {"layers": ["stand-in layer"]},
+                       "artifacts": {}, "checks": checks,
+                       "stand_in": {"path": notebook, "sha256": hashlib.sha256(content).hexdigest()}},
+    }
+    with open(results, "w") as handle:
+        json.dump(result, handle)
+    return 0 if score == assignment.total_points else 1

@@ -29,7 +29,7 @@ import grading_entries
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import batch, batchprocs
+from autograder import batch, batchprocs, studentfiles
 from autograder.sandbox import Limits
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -200,7 +200,9 @@ def test_gradebook_entries_are_as_nbgrader_autograde_writes_them(graded):
 def hidden_code_lines() -> set[str]:
     """Lines of code (not strings, not comments) of the checks and of the notebook's hidden tests."""
     lines = set()
-    for path in (REPOSITORY / "autograder" / "checks").glob("*.py"):
+    checks = [*(REPOSITORY / "autograder" / "checks").glob("*.py"),  # where the checks were, and are
+              *(REPOSITORY / "solutions" / ASSIGNMENT / "checks").glob("*.py")]
+    for path in checks:
         text = path.read_text()
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.stmt) and not isinstance(node, ast.Expr | ast.FunctionDef | ast.ClassDef):
@@ -265,7 +267,10 @@ def test_report_shows_the_right_counts(graded):
     assert row("full marks") == str(sum(total == 100 for total in graded["single"].values()))
     problems = page.split("could not be read or graded</h2>")[1]
     assert all(student in problems for student in UNREADABLE) and "typed" not in problems
-    assert "NotImplementedError" in page.split("Most common failure messages")[1]
+    untried = page.split("<h2>Tasks not attempted</h2>")[1].split("<h2>")[0]  # the blank notebook
+    assert re.findall(r'<td class="number">(\d+) of (\d+)</td>', untried) == [("1", str(len(CLASS) - 2))] * 7
+    failures = page.split("<h2>Most common failure messages</h2>")[1].split("<h2>")[0]
+    assert "raised NotImplementedError" not in failures and "relu2deriv" in failures
     with open(folder / "scores.csv", newline="") as stream:
         rows = {row["student"]: row for row in csv.DictReader(stream)}
     assert {s: float(r["score"]) for s, r in rows.items()} == graded["single"]
@@ -439,23 +444,33 @@ def test_what_a_grading_imports_the_forkserver_has_imported_already(mnist_env):
     installed libraries again (``GRADER_PRELOAD``), but the check files pytest collects and
     pytest's own plugins: a batch pays for those imports once, not once per notebook."""
     source = REPOSITORY / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    process = subprocess.run([sys.executable, "-c", AFTER_PRELOAD, str(source)], env=mnist_env,
+    env = dict(mnist_env, AUTOGRADER_WARM=f"{REPOSITORY}::{ASSIGNMENT}")
+    process = subprocess.run([sys.executable, "-c", AFTER_PRELOAD, str(source)], env=env,
                              capture_output=True, text=True, timeout=300)
     assert process.returncode == 0, process.stderr[-3000:]
     imported = json.loads(process.stdout.splitlines()[-1])
     installed = (str(REPOSITORY), *{sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
     again = {name for name, file in imported.items() if file.startswith(installed)}
-    assert any(name.startswith("autograder.checks.test_") for name in again)  # the probe sees imports
-    assert {name for name in again if not name.startswith(("autograder.checks.test_", "_pytest."))} == set()
+    checks = (str(REPOSITORY / "solutions" / ASSIGNMENT / "checks"),)
+    collected = {name for name, file in imported.items() if file.startswith(checks)}
+    assert collected  # the probe sees imports: pytest collects the check modules in every grading
+    assert {name for name in again - collected if not name.startswith("_pytest.")} == set()
 
 
-def test_choose_notebook(tmp_path):
-    assert batch.choose_notebook(tmp_path, ASSIGNMENT)[0] is None
-    assert "no notebook" in batch.choose_notebook(tmp_path, ASSIGNMENT)[1]
-    (tmp_path / "mine.ipynb").write_text("{}")
-    notebook, problem, note = batch.choose_notebook(tmp_path, ASSIGNMENT)
-    assert notebook == tmp_path / "mine.ipynb" and not problem and "mine.ipynb" in note
-    (tmp_path / "other.ipynb").write_text("{}")
-    assert "none of them is mnist_mlp.ipynb" in batch.choose_notebook(tmp_path, ASSIGNMENT)[1]
-    (tmp_path / "mnist_mlp.ipynb").write_text("{}")
-    assert batch.choose_notebook(tmp_path, ASSIGNMENT) == (tmp_path / "mnist_mlp.ipynb", "", "")
+def test_choose_notebook():
+    entry = studentfiles.Entry
+    assert batch.choose_notebook([], ASSIGNMENT) == (
+        None, "no notebook submitted: mnist_mlp.ipynb is not in the submission", "")
+    assert batch.choose_notebook([entry("work.ipynb", "folder")], ASSIGNMENT)[0] is None
+    mine = [entry("mine (1).ipynb", "file"), entry("notes.txt", "file")]
+    assert batch.choose_notebook(mine, ASSIGNMENT) == (
+        "mine (1).ipynb", "", 'graded "mine (1).ipynb": there is no mnist_mlp.ipynb in the submission')
+    two = [*mine, entry("other.ipynb", "file")]
+    assert batch.choose_notebook(two, ASSIGNMENT)[1] == (
+        '2 notebooks ("mine (1).ipynb", other.ipynb) and none of them is mnist_mlp.ipynb')
+    expected = ("mnist_mlp.ipynb", "", "")
+    assert batch.choose_notebook([*two, entry("mnist_mlp.ipynb", "file")], ASSIGNMENT) == expected
+    with pytest.raises(studentfiles.Refused, match="^mnist_mlp.ipynb is a symbolic link; submit the"):
+        batch.choose_notebook([*two, entry("mnist_mlp.ipynb", "symbolic link")], ASSIGNMENT)
+    with pytest.raises(studentfiles.Refused, match="^mine.ipynb is a named pipe; submit the notebook"):
+        batch.choose_notebook([entry("mine.ipynb", "named pipe")], ASSIGNMENT)

@@ -8,6 +8,7 @@ corpus says, honest classmates keep their scores, and a malformed notebook never
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -83,13 +84,15 @@ def test_attacks_score_what_the_corpus_says_and_classmates_keep_theirs(attacked_
     assert got["honest"] == got["honest-too"] == 100.0
 
 
-def test_each_record_says_how_it_was_isolated(attacked_class):
+def test_each_record_says_how_it_was_isolated_to_the_instructor_only(attacked_class):
     course, _, _ = attacked_class
     record = json.loads((course / "reports" / ASSIGNMENT / "results" / "honest.json").read_text())
     assert "seccomp" in record["result"]["extra_data"]["isolation"]["layers"]
     page = (course / "feedback" / "honest" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    assert "seccomp" in page
-    assert "seccomp" in (course / "reports" / ASSIGNMENT / "index.html").read_text()
+    assert "seccomp" not in page and "isolation" not in page  # the instructor's, not the student's
+    report = (course / "reports" / ASSIGNMENT / "index.html").read_text()
+    isolated = report.split("<h2>How student code was isolated</h2>")[1].split("<h2>")[0]
+    assert re.search(rf"<li>{len(STUDENTS)} submissions: [^<]*seccomp", isolated), isolated
 
 
 def test_nothing_of_the_class_outlives_the_batch(attacked_class):

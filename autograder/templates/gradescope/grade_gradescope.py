@@ -18,28 +18,38 @@ What students see before the visibility setting lets them see more: one visible 
 (and the total score, unless the zip was built with --hide-score). Each task's entry, with
 the checks' messages, has the chosen visibility. Every text is Markdown (``output_format``
 "md") in which whatever the student controls (file names, messages quoting their code or
-exceptions) is escaped, so it shows as typed and never as HTML. Standard output, which has
-everything, is for instructors only.
+exceptions) is escaped (``autograder.text.markdown``), so it shows as typed and never as
+HTML; file names are shown as one line (``autograder.text.name``). The sandbox's layers
+("isolation: ...") are not shown to students. Standard output, which has everything, is for
+instructors only.
+
+The notebook is looked for under ``submission/`` without following a link
+(``autograder.studentfiles``): a notebook that is a symbolic link (a GitHub submission can
+hold one), a named pipe or a device is graded 0 with the reason, a linked folder is not
+entered, and the grader reads a copy of the notebook taken through descriptors, never a path
+in the submission that could be swapped meanwhile.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from autograder import studentfiles
 from autograder.assignment import read_assignment
 from autograder.report import table, write_json_atomically, zero_grade
+from autograder.submission import MAX_NOTEBOOK_BYTES
+from autograder.text import markdown, notes_for_students, result_notes
 
 HERE = Path(__file__).resolve().parent
 FORMAT = "md"
 EXIT_FULL, EXIT_LOST, EXIT_CANNOT_GRADE = 0, 1, 3
 GRACE_SECONDS = 120  # beyond the grader's own submission limit before it is stopped from here
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+NOTEBOOK_FILE = "notebook file"
 WHEN_SHOWN = {
     "visible": "",
     "after_due_date": "after the due date",
@@ -52,39 +62,61 @@ class GraderError(Exception):
     """The grader could not grade here: its own fault or the image's, not the student's."""
 
 
-def escape(text: str) -> str:
-    """``text`` as Markdown that shows it as typed: HTML and Markdown syntax escaped, lines kept."""
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    lines = [MARKDOWN_SPECIAL.sub(r"\\\1", line) for line in escaped.splitlines()]
-    return "  \n".join(lines)  # two spaces: a hard line break
+def not_submitted(part: str) -> bool:
+    """Folders (and files) that hold no submission: hidden ones (checkpoints) and ``__MACOSX``."""
+    return part.startswith(".") or part == "__MACOSX"
 
 
-def find_notebooks(folder: Path) -> list[Path]:
-    """Every ``.ipynb`` under ``folder``, but none in hidden folders (checkpoints) or ``__MACOSX``."""
-    if not folder.is_dir():
-        return []
-    return sorted(
-        path for path in folder.rglob("*.ipynb")
-        if path.is_file() and not any(
-            part.startswith(".") or part == "__MACOSX" for part in path.relative_to(folder).parts
-        )
-    )
+def find_notebooks(folder: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """Every entry named ``*.ipynb`` under ``folder`` that is not a folder (a link, a pipe... is
+    one too, refused when chosen), by its path below it; and the other links, which are not
+    followed. Hidden folders and ``__MACOSX`` are left out."""
+    try:
+        top = studentfiles.open_folder(folder, [])
+    except OSError:
+        return [], []
+    notebooks, links = [], []
+    try:
+        for path, entry in studentfiles.walk(top, lambda part: not not_submitted(part)):
+            if any(not_submitted(part) for part in path):
+                continue
+            if entry.name.endswith(".ipynb") and entry.kind != studentfiles.FOLDER:
+                notebooks.append(path)
+            elif entry.kind == studentfiles.LINK:
+                links.append(path)
+    finally:
+        os.close(top)
+    return notebooks, links
 
 
-def problem_with(notebooks: list[Path], folder: Path) -> str:
+def problem_with(notebooks: list[tuple[str, ...]], links: list[tuple[str, ...]] | None = None) -> str:
     """Why ``notebooks`` cannot be graded, or "" when there is exactly one."""
     if not notebooks:
+        skipped = ", ".join(studentfiles.label(path) for path in links or [])
         return (
-            "no notebook (.ipynb file) found in the submission. "
-            "Hint: upload the notebook itself, mnist_mlp.ipynb (in JupyterLab: File > Download)."
+            "no notebook (.ipynb file) found in the submission"
+            + (f" (symbolic links are not followed: {skipped})" if skipped else "")
+            + ". Hint: upload the notebook itself, mnist_mlp.ipynb (in JupyterLab: File > Download)."
         )
     if len(notebooks) > 1:
-        names = ", ".join(str(path.relative_to(folder)) for path in notebooks)
+        names = ", ".join(studentfiles.label(path) for path in notebooks)
         return (
             f"the submission holds {len(notebooks)} notebooks ({names}); which one to grade is "
             "not clear. Hint: submit exactly one notebook, your mnist_mlp.ipynb."
         )
     return ""
+
+
+def copy_notebook(folder: Path, path: tuple[str, ...], scratch: Path) -> Path:
+    """A copy in ``scratch`` of the notebook at ``path`` below ``folder`` (as much of it as the
+    grader reads), taken without following a link; ``studentfiles.Refused`` for a link, a pipe..."""
+    parent = studentfiles.open_folder(folder, path[:-1])
+    try:
+        target = scratch / path[-1]
+        studentfiles.copy_file(parent, path, NOTEBOOK_FILE, target, keep=MAX_NOTEBOOK_BYTES + 1)
+    finally:
+        os.close(parent)
+    return target
 
 
 def check_mnist() -> None:
@@ -143,14 +175,14 @@ def summary(data: dict, graded: str, settings: dict, notes: list[str]) -> str:
     if when:
         hidden = "The points of each task and" if settings["show_score"] else "Your score and"
         lines.append(f"{hidden} the messages of the checks behind them are shown {when}.")
-    return escape("\n".join(lines))
+    return markdown("\n".join(lines))
 
 
 def gradescope_results(data: dict, graded: str, settings: dict, ok: bool) -> dict:
     """Gradescope's results.json: a visible "Submission" entry, then one entry per task."""
-    notes = data["output"].splitlines()[1:]  # the first line is the grader's own "Score: ..."
+    notes = notes_for_students(data["output"])  # not the grader's "Score: ...", nor the sandbox's layers
     text = summary(data, graded, settings, notes)
-    tests = [dict(test, output=escape(test["output"]), output_format=FORMAT) for test in data["tests"]]
+    tests = [dict(test, output=markdown(test["output"]), output_format=FORMAT) for test in data["tests"]]
     return {
         "score": data["score"],
         "execution_time": int(round(data.get("execution_time", 0))),
@@ -175,7 +207,7 @@ def grader_error_results(reason: str) -> dict:
         "Your course staff can see why; once they have fixed it they will regrade it."
     )
     return {
-        "output": escape(text),
+        "output": markdown(text),
         "output_format": FORMAT,
         "test_output_format": FORMAT,
         "visibility": "visible",
@@ -186,22 +218,37 @@ def grader_error_results(reason: str) -> dict:
 
 
 def grade(root: Path, settings: dict) -> tuple[dict, str]:
-    """The results for the one notebook under ``root/submission``; a clear 0 when there is none or several."""
+    """The results for the one notebook under ``root/submission``; a clear 0 when there is none,
+    several, or one that is a link (or a pipe, a device)."""
     folder = root / "submission"
     assignment = HERE / settings["assignment"]
-    notebooks = find_notebooks(folder)
-    problem = problem_with(notebooks, folder)
+    notebooks, links = find_notebooks(folder)
+    problem = problem_with(notebooks, links)
     if problem:
-        zero = zero_grade(read_assignment(assignment), problem, settings["visibility"])
-        data = {"score": 0.0, "output": f"Score: 0\n{problem}", "tests": zero.tests,
-                "extra_data": {"max_score": zero.max_score}}
-        return gradescope_results(data, "Nothing was graded.", settings, False), table(zero)
-    check_mnist()
-    notebook = notebooks[0]
-    data = run_grader(notebook, assignment, settings)
+        return zero_results(assignment, problem, settings)
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            notebook = copy_notebook(folder, notebooks[0], Path(scratch))
+        except studentfiles.Refused as refused:
+            return zero_results(assignment, str(refused), settings)
+        check_mnist()
+        data = run_grader(notebook, assignment, settings)
+    shown = notes_for_students(data["output"])
+    for note in result_notes(data["output"]):
+        if note not in shown:
+            print(note)  # for the course staff only: standard output is hidden from students
     # A notebook that could not be read gets a zero grade with the reason, and no checks ran.
     ok = bool(data.get("extra_data", {}).get("checks"))
-    return gradescope_results(data, f"Graded {notebook.relative_to(folder)}.", settings, ok), ""
+    graded = f"Graded {studentfiles.label(notebooks[0])}."
+    return gradescope_results(data, graded, settings, ok), ""
+
+
+def zero_results(assignment: Path, problem: str, settings: dict) -> tuple[dict, str]:
+    """Every task 0 for ``problem``, said to the student; the table printed for the staff."""
+    zero = zero_grade(read_assignment(assignment), problem, settings["visibility"])
+    data = {"score": 0.0, "output": f"Score: 0\n{problem}", "tests": zero.tests,
+            "extra_data": {"max_score": zero.max_score}}
+    return gradescope_results(data, "Nothing was graded.", settings, False), table(zero)
 
 
 def main() -> int:
