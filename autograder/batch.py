@@ -52,7 +52,7 @@ from autograder.batchstore import (
     new_record,
     scores_of,
 )
-from autograder.cli import add_limit_arguments, isolation_problem, limits_from, parse_arguments
+from autograder.options import add_limit_arguments, isolation_problem, limits_from, parse_arguments
 from autograder.sandbox import Limits
 from autograder.studentfiles import (
     FILE,

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.cli import limit_arguments
+from autograder.options import limit_arguments
 from autograder.sandbox import Limits
 
 EXIT_NOT_GRADED = 1
