@@ -21,10 +21,11 @@ import pytest
 from autograder.assignments import Graded, importable
 from autograder.context import name_places
 from autograder.contract import names_defined
+from autograder.namespace import NotebookNamespace
 from autograder.sandbox import GraderError, MissingFunction, Sandbox, SandboxError, StudentError
 from autograder.student import GradedStudent
 from autograder.submission import place_labels
-from autograder.testcells import NotebookNamespace, TestCellFailure, run_statements, run_test_cell
+from autograder.testcells import TestCellFailure, run_statements, run_test_cell
 
 EXPECTED_FAILURES = (AssertionError, StudentError, MissingFunction, SandboxError)
 # pytest plugins the checks do not use. ``unraisableexception`` alone costs a grading a tenth
