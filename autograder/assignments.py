@@ -283,15 +283,30 @@ def _guess(submission: Path, root: Path, ids: set[str]) -> Graded:
     return load(root, matches[0][1], matches[0][2])
 
 
+def mismatch(submission: Path, root: Path, graded: Graded, ids: set[str] | None = None) -> str:
+    """Why ``submission`` is not a notebook of ``graded`` (naming the assignment it belongs to when
+    the course has it), or "". Its grade ids decide: a notebook that shares more of them with
+    another notebook of the course, or fewer than half of them with this one, is not this one's."""
+    ids = submission_ids(submission) if ids is None else ids
+    if not ids:
+        return ""
+    own = len(ids & all_ids(graded))
+    for name in assignment_names(root):
+        for path in notebooks(root, name):
+            if (name, path.stem) != (graded.name, graded.notebook.stem) and len(ids & all_ids(
+                    load(root, name, path.stem))) > own:
+                return (f"{submission.name} is a notebook of assignment {name} ({path.name}), not of "
+                        f"{graded.name}: grade it with --assignment {name}")
+    if 2 * own < len(ids):
+        return (f"{submission.name} carries {own} of its {len(ids)} grade ids from assignment {graded.name} "
+                f"({graded.notebook.name}): it is not a notebook of that assignment")
+    return ""
+
+
 def _check_match(submission: Path, root: Path, graded: Graded, ids: set[str]) -> None:
-    """A notebook whose grade ids are another assignment's, not this one's, is not graded as this one."""
-    if not ids or ids & all_ids(graded):
-        return
-    _belongs_elsewhere(submission, root, graded.name, ids)
-    raise UsageError(
-        f"{submission.name} carries none of the grade ids of assignment {graded.name} "
-        f"({graded.notebook.name}): it is not a notebook of that assignment"
-    )
+    reason = mismatch(submission, root, graded, ids)
+    if reason:
+        raise UsageError(reason)
 
 
 def _belongs_elsewhere(submission: Path, root: Path, name: str, ids: set[str]) -> None:

@@ -1,8 +1,10 @@
-"""The Gradescope zip, unpacked into a scratch root laid out like Gradescope's, and how to run it.
+"""The Gradescope zip, unpacked into a scratch root laid out like Gradescope's, and how to run it;
+and a course of plain nbgrader assignments, released, to package.
 
-Shared by ``test_package.py`` and ``test_gradescope.py`` (their fixtures call these).
-``setup.sh`` runs without its installs (the project's environment, or another, is first on
-``PATH``) and with MNIST already in the root's ``mnist/`` folder, as no network is needed then.
+Shared by ``test_package.py``, ``test_gradescope.py`` and ``test_classroom.py`` (their fixtures
+call these). ``setup.sh`` runs without its installs (the project's environment, or another, is
+first on ``PATH``) and with MNIST already in the root's ``mnist/`` folder, as no network is
+needed then.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-from autograder.package import main
+import nbformat
+from plain_course import make_course
+
+from autograder.authoring.scaffold import scaffold
+from autograder.lms import main
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SOURCE = REPOSITORY / "source" / "mnist_mlp" / "mnist_mlp.ipynb"
@@ -61,16 +67,44 @@ SUBMISSIONS = {"reference": reference_notebook, "mistaken": mistaken_notebook, "
 def single_file_score(notebook: Path, tmp_path: Path) -> float:
     results = tmp_path / "single.json"
     subprocess.run(
-        [sys.executable, "-m", "autograder", str(notebook), "--results", str(results), "-q"],
+        [sys.executable, "-m", "autograder", str(notebook), "--assignment", "mnist_mlp",
+         "--results", str(results), "-q"],
         cwd=REPOSITORY, capture_output=True, text=True, timeout=300, check=False,
     )
     return json.loads(results.read_text())["score"]
 
 
-def build_zip(folder: Path) -> Path:
-    path = folder / "autograder.zip"
-    assert main(["gradescope", "--out", str(path)]) == 0
+def build_zip(folder: Path, assignment: str = "mnist_mlp", course: Path = REPOSITORY) -> Path:
+    """The Gradescope zip of ``assignment`` of ``course`` (this kit's by default), in ``folder``."""
+    path = folder / f"{assignment}.zip"
+    assert main(["gradescope", "--assignment", assignment, "--course", str(course), "--out", str(path)]) == 0
     return path
+
+
+def release(course: Path, name: str) -> Path:
+    """``release/NAME/`` of ``course`` as nbgrader makes it: each source notebook with its solutions,
+    hidden tests and outputs cleared (nbgrader's preprocessors, without its database and app)."""
+    from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, ClearOutput, ClearSolutions
+
+    folder = course / "release" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sorted((course / "source" / name).glob("*.ipynb")):
+        notebook, resources = nbformat.read(source, as_version=4), {}
+        for step in (ClearSolutions(), ClearHiddenTests(), ClearMarkScheme(), ClearOutput()):
+            notebook, resources = step.preprocess(notebook, resources)
+        nbformat.write(notebook, folder / source.name)
+    return folder
+
+
+def plain_course(root: Path) -> Path:
+    """A released course of plain nbgrader assignments (test cells of asserts, hidden tests): ``quiz``
+    (notebooks ``part_a`` and ``part_b``) and ``drill`` of ``tests/plain_course.py``, and ``scaling``
+    as ``python -m autograder new`` writes it (with its reference in the course's ``solutions/``)."""
+    make_course(root)
+    scaffold(root, "scaling")
+    for name in ("quiz", "drill", "scaling"):
+        release(root, name)
+    return root
 
 
 def gradescope_env(python: Path = Path(sys.executable)) -> dict[str, str]:

@@ -5,8 +5,10 @@ with ``node dist/main.js`` as the runner does: inputs as ``INPUT_<NAME>`` variab
 through the file named by ``GITHUB_OUTPUT``, under Node 20 (installed here) and Node 24
 (npm's ``node@24`` package, installed into a cache folder by the fixture below; the test
 fails, with npm's reason, when it cannot be installed). The workflow's grading step runs its
-``run:`` script with bash as the runner does, with this checkout in place of the cloned
-private kit (no network here) and a stand-in for ``sudo`` when the tests already run as root.
+``run:`` script with bash as the runner does, with a course in place of the cloned private kit
+(this checkout, or a course of plain assignments; no network here) and a stand-in for ``sudo``
+when the tests already run as root. A notebook of the student's repository that is a link (to
+the kit's source notebook, beside it on the runner) is graded 0, never followed.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+import gradescope_kit
 import pytest
 import yaml
+from plain_course import with_answers
 
 from autograder.assignment import read_assignment
-from autograder.package import ACTIONS, main
+from autograder.lms import main
+from autograder.lms.classroom import ACTIONS
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SOURCE = REPOSITORY / "source" / "mnist_mlp" / "mnist_mlp.ipynb"
@@ -38,6 +43,9 @@ RUNNERS_PATTERN = re.compile(r"^([a-zA-Z0-9]+,)*[a-zA-Z0-9]+$")  # what the repo
 NODE_CACHE = Path(os.environ.get("KIT_TOOLS_CACHE", Path.home() / ".cache" / "mnist-mlp-kit-tools"))
 JOB = "run-autograding-tests"
 RUNNER_TEMP = "${{ runner.temp }}"
+WORKFLOW_FILES = {".github/workflows/classroom.yml", ".github/classroom/task_status.py",
+                  ".github/classroom/requirements.txt"}
+WORDS_ON_SPACES = {"words_solution": "def words(text):\n    return text.split(' ')\n"}
 
 
 # ----------------------------------------------------------------------------- node and the actions
@@ -112,11 +120,15 @@ def reported_points(process: subprocess.CompletedProcess) -> tuple[float, float]
 # ----------------------------------------------------------------------------- the workflow
 
 
+def make_template(out: Path, assignment: str, course: Path = REPOSITORY) -> Path:
+    args = ["classroom", "--assignment", assignment, "--course", str(course), "--out", str(out)]
+    assert main([*args, "--grader-repo", "course-org/mnist-kit"]) == 0
+    return out
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("template")
-    assert main(["classroom", "--out", str(out), "--grader-repo", "course-org/mnist-kit"]) == 0
-    return out
+    return make_template(tmp_path_factory.mktemp("template"), "mnist_mlp")
 
 
 def workflow(template: Path) -> dict:
@@ -147,14 +159,21 @@ def sudo_stand_in(folder: Path) -> Path:
     return folder
 
 
-def run_workflow(template: Path, notebook: str, nodes: dict[str, str], root: Path) -> dict[str, dict]:
-    """Run the workflow's grading step once and its task steps and reporter under each Node:
-    ``{node: {"points": (total, max), "results": {step id: result}, "reporter": process}}``."""
+def grade(template: Path, files: dict[str, str | Path | None], root: Path, kit: Path = REPOSITORY,
+          ) -> tuple[subprocess.CompletedProcess, Path, str]:
+    """Run the workflow's grading step on a workspace of ``template`` with ``files`` (a text, a path
+    the file is a symbolic link to, or None: removed), ``kit`` in place of the cloned kit: the
+    step's process, the runner's temporary folder and the ``PATH`` it had."""
     workspace, temp = root / "workspace", root / "runner-temp"
     shutil.copytree(template, workspace)
-    (workspace / "mnist_mlp.ipynb").write_text(notebook, encoding="utf-8")
+    for name, content in files.items():
+        (workspace / name).unlink(missing_ok=True)
+        if isinstance(content, Path):
+            (workspace / name).symlink_to(content)
+        elif content is not None:
+            (workspace / name).write_text(content, encoding="utf-8")
     temp.mkdir()
-    (temp / "kit").symlink_to(REPOSITORY)  # in place of the clone of the private kit
+    (temp / "kit").symlink_to(kit)  # in place of the clone of the private kit
     (temp / "mnist").symlink_to(os.environ["MNIST_DATA_DIR"])
     path = os.pathsep.join([str(sudo_stand_in(root / "bin")), str(Path(sys.executable).parent),
                             os.environ["PATH"]])
@@ -166,21 +185,41 @@ def run_workflow(template: Path, notebook: str, nodes: dict[str, str], root: Pat
     graded = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
                             cwd=step["working-directory"].replace(RUNNER_TEMP, str(temp)), env=env,
                             capture_output=True, text=True, timeout=900)
+    return graded, temp, path
+
+
+def run_workflow(template: Path, files: dict[str, str | Path | None], nodes: dict[str, str], root: Path,
+                 kit: Path = REPOSITORY) -> dict[str, dict]:
+    """Run the workflow's grading step once (``grade``) and its task steps and reporter under each
+    Node: ``{node: {"points": (total, max), "results": {step id: result}, "reporter": process}}``."""
+    graded, temp, path = grade(template, files, root, kit)
     runs = {}
     for name, node in nodes.items():
         results = {}
         for task in task_steps(template):
             inputs = {key: str(value).replace(RUNNER_TEMP, str(temp)) for key, value in task["with"].items()}
-            results[task["id"]] = command_grader(node, inputs, workspace, path)
-        report = reporter(node, steps_of(template)[-1]["with"]["runners"], results, workspace)
+            results[task["id"]] = command_grader(node, inputs, root / "workspace", path)
+        report = reporter(node, steps_of(template)[-1]["with"]["runners"], results, root / "workspace")
         runs[name] = {"points": reported_points(report), "results": results, "reporter": report,
                       "graded": graded}
     return runs
 
 
+def task_statuses(template: Path, temp: Path) -> dict[str, subprocess.CompletedProcess]:
+    """Each task step's command run as it is (without the action), by grade id."""
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    found = {}
+    for task in task_steps(template):
+        command = task["with"]["command"].replace(RUNNER_TEMP, str(temp))
+        found[task["name"]] = subprocess.run(command, shell=True, cwd=template, env=env, capture_output=True,
+                                             text=True, timeout=60)
+    return found
+
+
 @pytest.fixture(scope="module")
 def reference_runs(template, nodes, tmp_path_factory) -> dict[str, dict]:
-    return run_workflow(template, SOURCE.read_text(encoding="utf-8"), nodes, tmp_path_factory.mktemp("ref"))
+    files = {"mnist_mlp.ipynb": SOURCE.read_text(encoding="utf-8")}
+    return run_workflow(template, files, nodes, tmp_path_factory.mktemp("ref"))
 
 
 def test_reference_scores_every_point_under_node_20_and_24(reference_runs) -> None:
@@ -194,7 +233,7 @@ def test_one_mistake_loses_that_task_only(template, nodes, tmp_path) -> None:
     text = SOURCE.read_text(encoding="utf-8")
     wrong = text.replace("(output > 0).astype(np.float64)", "(output >= 0).astype(np.float64)")
     assert wrong != text
-    for name, run in run_workflow(template, wrong, nodes, tmp_path).items():
+    for name, run in run_workflow(template, {"mnist_mlp.ipynb": wrong}, nodes, tmp_path).items():
         failed = {step for step, result in run["results"].items() if result["status"] != "pass"}
         assert failed == {"testrelu2deriv"}, name
         assert run["points"] == (90, 100), name
@@ -209,23 +248,55 @@ def blank_that_exits() -> str:
 
 def test_a_blank_notebook_that_exits_scores_nothing(template, nodes, tmp_path) -> None:
     """Run in the process that decided the points, ``os._exit(0)`` passed every task (100/100)."""
-    for name, run in run_workflow(template, blank_that_exits(), nodes, tmp_path).items():
+    for name, run in run_workflow(template, {"mnist_mlp.ipynb": blank_that_exits()}, nodes, tmp_path).items():
         assert run["points"] == (0, 100), name
         assert {r["status"] for r in run["results"].values()} == {"fail"}, name
 
 
 def test_without_results_every_task_fails_and_the_reporter_still_reports(template, nodes, tmp_path) -> None:
-    runs = run_workflow(template, "not a notebook at all", nodes, tmp_path)
+    runs = run_workflow(template, {"mnist_mlp.ipynb": "not a notebook at all"}, nodes, tmp_path)
     for name, run in runs.items():
         assert run["points"] == (0, 100), name
-    shutil.rmtree(tmp_path / "workspace")  # again, with the grader's results gone
-    (tmp_path / "runner-temp" / "results.json").unlink()
-    for task in task_steps(template):
-        command = task["with"]["command"].replace(RUNNER_TEMP, str(tmp_path / "runner-temp"))
-        env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
-        process = subprocess.run(command, shell=True, cwd=template, env=env, capture_output=True, text=True,
-                                 timeout=60)
-        assert process.returncode == 2 and "no grade" in process.stdout
+    (tmp_path / "runner-temp" / "results" / "mnist_mlp.json").unlink()  # again, with the results gone
+    for grade_id, process in task_statuses(template, tmp_path / "runner-temp").items():
+        assert process.returncode == 2 and "no grade" in process.stdout, grade_id
+
+
+# ----------------------------------------------------------------------------- what the student controls
+
+
+def other_notebook() -> str:
+    """A notebook of another course, none of whose cells are mnist_mlp's."""
+    notebook = json.loads(RELEASE.read_text(encoding="utf-8"))
+    for number, cell in enumerate(notebook["cells"]):
+        if "nbgrader" in cell.get("metadata", {}):
+            cell["metadata"]["nbgrader"]["grade_id"] = f"elsewhere_{number}"
+    return json.dumps(notebook)
+
+
+LINKED = "mnist_mlp.ipynb is a symbolic link; submit the notebook file itself"
+
+
+@pytest.mark.parametrize(("kind", "reason"), [
+    pytest.param("source", LINKED, id="link-to-the-kits-source"),
+    pytest.param("folder", LINKED, id="link-to-a-folder"),
+    pytest.param("missing", "mnist_mlp.ipynb is not in the repository", id="missing"),
+    pytest.param("other", "grade ids from assignment mnist_mlp (mnist_mlp.ipynb): it is not a notebook of that "
+                 "assignment", id="another-course"),
+])
+def test_what_is_not_the_students_notebook_scores_0_with_the_reason(kind, reason, template, tmp_path) -> None:
+    """A link in the student's repository is never followed: to the kit's source notebook, on the
+    runner beside it, it would score every point."""
+    kit_source = tmp_path / "runner-temp" / "kit" / "source" / "mnist_mlp" / "mnist_mlp.ipynb"
+    notebook = {"source": kit_source, "folder": kit_source.parent, "missing": None, "other": other_notebook()}
+    files = {"mnist_mlp.ipynb": notebook[kind]}
+    graded, temp, _ = grade(template, files, tmp_path)
+    assert graded.returncode == 0, graded.stdout + graded.stderr  # the student's 0, not a grader error
+    assert "grader exit status 1" in graded.stdout and reason in graded.stdout
+    results = json.loads((temp / "results" / "mnist_mlp.json").read_text())
+    assert results["score"] == 0 and all(reason in test["output"] for test in results["tests"])
+    statuses = task_statuses(template, temp)
+    assert {process.returncode for process in statuses.values()} == {1}
 
 
 # ----------------------------------------------------------------------------- the workflow's shape
@@ -263,16 +334,59 @@ def test_the_job_outlasts_its_steps_and_the_reporter_always_runs(template: Path)
     assert steps[-1]["name"] == "Autograding Reporter" and steps[-1]["if"] == "always()"
 
 
+def repository_files(template: Path) -> set[str]:
+    return {p.relative_to(template).as_posix() for p in template.rglob("*") if p.is_file()}
+
+
 def test_grading_runs_the_sandboxed_grader_as_root_outside_the_repository(template: Path) -> None:
     run = grade_step(template)["run"]
-    assert 'sudo -E env MNIST_DATA_DIR="$RUNNER_TEMP/mnist" "$(command -v python)" -m autograder' in run
-    assert '--results "$RUNNER_TEMP/results.json"' in run
+    assert ('sudo -E env MNIST_DATA_DIR="$RUNNER_TEMP/mnist" "$(command -v python)" \\\n'
+            "  -m autograder.lms.grade_classroom --assignment mnist_mlp") in run
+    assert '--workspace "$GITHUB_WORKSPACE" --results "$RUNNER_TEMP/results"' in run
+    assert run.count("mnist_mlp.ipynb") == 1
     for task in task_steps(template):  # the task steps only read a status
-        assert task["with"]["command"].startswith("python .github/classroom/task_status.py ")
-    files = {p.relative_to(template).as_posix() for p in template.rglob("*") if p.is_file()}
-    assert files == {"mnist_mlp.ipynb", ".github/workflows/classroom.yml", ".github/classroom/task_status.py",
-                     ".github/classroom/requirements.txt"}
-    assert not any(name.startswith(("solutions", "autograder")) for name in files)
+        assert task["with"]["command"] == (f"python .github/classroom/task_status.py {RUNNER_TEMP}/results/"
+                                           f"mnist_mlp.json {task['name']}")
+    release = REPOSITORY / "release" / "mnist_mlp"
+    given = {name for name in repository_files(release) if "__pycache__" not in name}
+    assert "mnist_checks/__init__.py" in given  # the visible checks, which the notebook imports
+    files = repository_files(template)
+    assert files == given | WORKFLOW_FILES
+    assert all((template / name).read_bytes() == (release / name).read_bytes() for name in given)
+    assert not any(name.startswith(("solutions", "autograder", "source")) for name in files)
+
+
+def test_a_template_holds_its_own_assignment_only(tmp_path: Path) -> None:
+    template = make_template(tmp_path, "mnist_minibatch")
+    assert repository_files(template) == {"mnist_minibatch.ipynb"} | WORKFLOW_FILES
+    assert "--assignment mnist_minibatch" in grade_step(template)["run"]
+    graded = read_assignment(REPOSITORY / "release" / "mnist_minibatch" / "mnist_minibatch.ipynb").graded
+    tasks = task_steps(template)
+    assert [task["id"] for task in tasks] == [cell.grade_id.replace("_", "") for cell in graded]
+    assert all("/results/mnist_minibatch.json " in task["with"]["command"] for task in tasks)
+    assert sum(float(task["with"]["max-score"]) for task in tasks) == 100
+    assert not [name for name in repository_files(template) if "mnist_mlp" in (template / name).read_text()]
+
+
+def test_an_assignment_of_two_notebooks_is_graded_notebook_by_notebook(nodes, tmp_path: Path) -> None:
+    """A course of plain assert cells as the private kit: each notebook graded into its own results,
+    with its hidden tests (``words`` split on single spaces passes the visible test, not the hidden)."""
+    course = gradescope_kit.plain_course(tmp_path / "course")
+    template = make_template(tmp_path / "template", "quiz", course)
+    notebooks = ("part_a.ipynb", "part_b.ipynb")
+    assert {name for name in repository_files(template) if name.endswith(".ipynb")} == set(notebooks)
+    for task in task_steps(template):
+        notebook = "part_b" if task["name"] == "test_square" else "part_a"
+        assert f"/results/{notebook}.json " in task["with"]["command"]
+    source = course / "source" / "quiz"
+    mistaken = with_answers(source / "part_a.ipynb", tmp_path / "mistaken.ipynb", WORDS_ON_SPACES)
+    files = {"part_a.ipynb": mistaken.read_text(), "part_b.ipynb": (source / "part_b.ipynb").read_text()}
+    node24 = {"node24": nodes["node24"]}  # both Node versions run the actions in the tests above
+    for name, run in run_workflow(template, files, node24, tmp_path / "run", kit=course).items():
+        assert run["graded"].returncode == 0, run["graded"].stdout + run["graded"].stderr
+        failed = {step for step, result in run["results"].items() if result["status"] != "pass"}
+        assert failed == {"testwords"}, name
+        assert run["points"] == (9, 12), name
 
 
 def test_actions_are_pinned_to_releases_on_node_24(template: Path) -> None:
@@ -287,12 +401,13 @@ def test_actions_are_pinned_to_releases_on_node_24(template: Path) -> None:
 
 def test_pins_override_to_full_shas(tmp_path: Path) -> None:
     pins = [f"{action}={'ab' * 20}" for action in ACTIONS if action.startswith("classroom-resources/")]
-    args = ["classroom", "--out", str(tmp_path), "--grader-repo", "o/k"]
+    args = ["classroom", "--assignment", "mnist_mlp", "--course", str(REPOSITORY), "--out", str(tmp_path),
+            "--grader-repo", "o/k"]
     assert main(args + [arg for pin in pins for arg in ("--pin", pin)]) == 0
     uses = [step["uses"] for step in steps_of(tmp_path) if "uses" in step]
     assert all(re.fullmatch(r"[0-9a-f]{40}", use.partition("@")[2]) for use in uses)
     assert main([*args, "--pin", "actions/checkout=main"]) == 4
-    assert main(["classroom", "--out", str(tmp_path), "--grader-repo", "not a repository"]) == 4
+    assert main([*args[:-1], "not a repository"]) == 4
 
 
 # ----------------------------------------------------------------------------- what the command grader does

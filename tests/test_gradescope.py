@@ -30,7 +30,7 @@ import pytest
 from gradescope_kit import is_grader_error, reference_notebook, run_gradescope, with_answer
 from staging import SYSTEM_PYTHON, folder_for_everyone, stage_venv, system_python_usable
 
-from autograder.package import GRADESCOPE_LIMITS
+from autograder.lms.gradescope import GRADESCOPE_LIMITS
 from autograder.text import markdown
 
 HOSTILE_TEXT = "<b>bold</b><img src=x onerror=alert(1)> **strong** [link](http://x)"
@@ -126,8 +126,8 @@ def graded_here(root: Path):
 
 def test_a_linked_notebook_scores_0_with_the_reason(root: Path, graded_here) -> None:
     kit.submit(root, {})
-    release = next((root / "source").rglob("*.ipynb"))  # what a link in a GitHub submission could reach
-    (root / "submission" / "mnist_mlp.ipynb").symlink_to(release)
+    grading_copy = root / "source" / "source" / "mnist_mlp" / "mnist_mlp.ipynb"  # holds the hidden tests
+    (root / "submission" / "mnist_mlp.ipynb").symlink_to(grading_copy)  # a GitHub submission can link to it
     results, shown = graded_here()
     assert results["score"] == 0 and all(test["score"] == 0 for test in results["tests"][1:])
     assert "mnist_mlp.ipynb is a symbolic link; submit the notebook file itself" in shown
@@ -154,7 +154,7 @@ def test_the_grader_reads_a_copy_of_the_notebook(root: Path, monkeypatch) -> Non
     kit.submit(root, {"sub/my notebook.ipynb": '{"cells": []}'})
     given = []
 
-    def grader(notebook: Path, assignment: Path, settings: dict) -> dict:
+    def grader(notebook: Path, settings: dict) -> dict:
         given.append((notebook, notebook.read_text()))
         return {"score": 0.0, "output": "Score: 0 / 1\nisolation: seccomp", "tests": [{"name": "t",
                 "score": 0.0, "max_score": 1.0, "status": "failed", "output": "x"}],
@@ -228,15 +228,16 @@ def test_a_crash_of_grade_gradescope_leaves_a_grader_error(root: Path, env: dict
     assert "failed with exit status 1" in results["extra_data"]["grader_error"] and "GRADER ERROR" in stdout
 
 
-def grader_of(submission: Path) -> list[int]:
-    """Live processes grading ``submission`` (its path on their command line)."""
+def graders_of(course: Path) -> list[int]:
+    """Live grader processes (``python -m autograder ... --course COURSE``) of the course ``course``."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and str(submission).encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
+            argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
         except OSError:
             continue
+        if b"autograder" in argv and b"--course" in argv and str(course).encode() in argv:
+            found.append(int(entry.name))
     return found
 
 
@@ -245,9 +246,9 @@ def test_run_autograder_stopped_midway_leaves_a_grader_error(root: Path, env: di
     kit.submit(root, {"mnist_mlp.ipynb": with_answer("relu", loops)})
     process = subprocess.Popen([str(root / "run_autograder")], env=dict(env, AUTOGRADER_ROOT=str(root)),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    submission = root / "submission" / "mnist_mlp.ipynb"
-    while not grader_of(submission) and process.poll() is None:  # relu loops for 30 s a call
+    while not graders_of(root / "source") and process.poll() is None:  # relu loops for 30 s a call
         time.sleep(0.05)
+    assert process.poll() is None, "run_autograder ended before its grader was seen"
     os.kill(process.pid, signal.SIGTERM)
     stdout, _ = process.communicate(timeout=600)
     results = json.loads((root / "results" / "results.json").read_text())

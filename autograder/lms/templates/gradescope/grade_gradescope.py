@@ -1,20 +1,27 @@
-"""Grade the one notebook of a Gradescope submission and write Gradescope's results.json.
+"""Grade the notebook(s) of a Gradescope submission and write Gradescope's results.json.
 
-``run_autograder`` runs this with the kit's source folder on ``PYTHONPATH``. Paths hang off
+``run_autograder`` runs this with the zip's folder (``/autograder/source``) on ``PYTHONPATH``;
+that folder is a course root of one assignment (``source/NAME/`` holds the grading copy of each
+notebook, hidden tests included; see autograder/lms/gradescope.py). Paths hang off
 ``$AUTOGRADER_ROOT`` (default ``/autograder``): the submission is read from ``submission/``,
 the results go to ``results/results.json``. ``gradescope.json`` beside this file holds what
-was chosen when the zip was built: the grading notebook (the release: grade ids and points),
-the visibility of each task's score and checks, whether students see their total at once,
-and the grader's limits (sized for Gradescope's default container: 768 MB, half a vCPU).
+was chosen when the zip was built: the assignment and its notebooks, the visibility of each
+task's score and checks, whether students see their total at once, and the grader's limits
+(sized for Gradescope's default container: 768 MB, half a vCPU).
 
-The grader runs as its own process (``python -m autograder``), so that a crash of it, a kill
-or its exit status 3 ("could not grade here") is seen here and reported as what it is: a
-**grader error**, with no score and no task marked as failed, never as points the student
-lost. So is MNIST missing from the image. The student's own failures (no notebook, several,
-an unreadable file) are graded 0 with the reason, as everywhere in the kit.
+An assignment of one notebook takes the one notebook of the submission, whatever its name; one
+of several notebooks takes each by its file name (``part_a.ipynb``...), each graded on its own,
+and a missing one scores 0 with the reason.
+
+The grader runs as its own process (``python -m autograder NOTEBOOK --assignment NAME --course
+HERE``), so that a crash of it, a kill or its exit status 3 ("could not grade here") is seen here
+and reported as what it is: a **grader error**, with no score and no task marked as failed,
+never as points the student lost. So is MNIST missing from the image. The student's own failures
+(no notebook, several, an unreadable file, a notebook of another assignment) are graded 0 with
+the reason, as everywhere in the kit.
 
 What students see before the visibility setting lets them see more: one visible entry,
-"Submission", naming the notebook that was graded and any cell of it that failed to run
+"Submission", naming the notebooks that were graded and any cell of them that failed to run
 (and the total score, unless the zip was built with --hide-score). Each task's entry, with
 the checks' messages, has the chosen visibility. Every text is Markdown (``output_format``
 "md") in which whatever the student controls (file names, messages quoting their code or
@@ -23,7 +30,7 @@ HTML; file names are shown as one line (``autograder.text.name``). The sandbox's
 ("isolation: ...") are not shown to students. Standard output, which has everything, is for
 instructors only.
 
-The notebook is looked for under ``submission/`` without following a link
+Notebooks are looked for under ``submission/`` without following a link
 (``autograder.studentfiles``): a notebook that is a symbolic link (a GitHub submission can
 hold one), a named pipe or a device is graded 0 with the reason, a linked folder is not
 entered, and the grader reads a copy of the notebook taken through descriptors, never a path
@@ -40,7 +47,7 @@ import tempfile
 from pathlib import Path
 
 from autograder import studentfiles
-from autograder.assignment import read_assignment
+from autograder.assignments import Graded, load, mismatch
 from autograder.report import table, write_json_atomically, zero_grade
 from autograder.submission import MAX_NOTEBOOK_BYTES
 from autograder.text import markdown, notes_for_students, result_notes
@@ -56,6 +63,7 @@ WHEN_SHOWN = {
     "after_published": "once grades are published",
     "hidden": "never here (ask your instructor)",
 }
+Parts = tuple[str, ...]  # a path below submission/, by its parts
 
 
 class GraderError(Exception):
@@ -67,7 +75,7 @@ def not_submitted(part: str) -> bool:
     return part.startswith(".") or part == "__MACOSX"
 
 
-def find_notebooks(folder: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+def find_notebooks(folder: Path) -> tuple[list[Parts], list[Parts]]:
     """Every entry named ``*.ipynb`` under ``folder`` that is not a folder (a link, a pipe... is
     one too, refused when chosen), by its path below it; and the other links, which are not
     followed. Hidden folders and ``__MACOSX`` are left out."""
@@ -89,34 +97,60 @@ def find_notebooks(folder: Path) -> tuple[list[tuple[str, ...]], list[tuple[str,
     return notebooks, links
 
 
-def problem_with(notebooks: list[tuple[str, ...]], links: list[tuple[str, ...]] | None = None) -> str:
-    """Why ``notebooks`` cannot be graded, or "" when there is exactly one."""
+def labels(paths: list[Parts]) -> str:
+    return ", ".join(studentfiles.label(path) for path in paths)
+
+
+def problem_with(notebooks: list[Parts], links: list[Parts], wanted: str, by_name: bool) -> str:
+    """Why ``notebooks`` (those named ``wanted`` when ``by_name``, else any) hold no one notebook
+    to grade, or "" when they do."""
+    named = f" named {wanted}" if by_name else " (.ipynb file)"
+    one = f"one notebook named {wanted}" if by_name else f"one notebook, your {wanted}"
     if not notebooks:
-        skipped = ", ".join(studentfiles.label(path) for path in links or [])
-        return (
-            "no notebook (.ipynb file) found in the submission"
-            + (f" (symbolic links are not followed: {skipped})" if skipped else "")
-            + ". Hint: upload the notebook itself, mnist_mlp.ipynb (in JupyterLab: File > Download)."
-        )
+        skipped = f" (symbolic links are not followed: {labels(links)})" if links else ""
+        return (f"no notebook{named} found in the submission{skipped}. Hint: upload the notebook itself, "
+                f"{wanted} (in JupyterLab: File > Download).")
     if len(notebooks) > 1:
-        names = ", ".join(studentfiles.label(path) for path in notebooks)
-        return (
-            f"the submission holds {len(notebooks)} notebooks ({names}); which one to grade is "
-            "not clear. Hint: submit exactly one notebook, your mnist_mlp.ipynb."
-        )
+        return (f"the submission holds {len(notebooks)} notebooks ({labels(notebooks)}); which one to "
+                f"grade is not clear. Hint: submit exactly {one}.")
     return ""
 
 
-def copy_notebook(folder: Path, path: tuple[str, ...], scratch: Path) -> Path:
-    """A copy in ``scratch`` of the notebook at ``path`` below ``folder`` (as much of it as the
+def choose(notebooks: list[Parts], links: list[Parts], stems: list[str]) -> list[tuple[str, Parts, str]]:
+    """For each notebook of the assignment: its stem, the submitted notebook to grade as it, and
+    why there is none (or ""). One notebook of the assignment takes the submission's one notebook
+    whatever its name; several take each by its file name."""
+    if len(stems) == 1:
+        problem = problem_with(notebooks, links, f"{stems[0]}.ipynb", by_name=False)
+        return [(stems[0], () if problem else notebooks[0], problem)]
+    chosen = []
+    for stem in stems:
+        named = [path for path in notebooks if path[-1] == f"{stem}.ipynb"]
+        problem = problem_with(named, links, f"{stem}.ipynb", by_name=True)
+        if not named and notebooks:
+            problem += f" It holds: {labels(notebooks)}."
+        chosen.append((stem, () if problem else named[0], problem))
+    return chosen
+
+
+def copy_notebook(folder: Path, path: Parts, target: Path) -> Path:
+    """A copy at ``target`` of the notebook at ``path`` below ``folder`` (as much of it as the
     grader reads), taken without following a link; ``studentfiles.Refused`` for a link, a pipe..."""
     parent = studentfiles.open_folder(folder, path[:-1])
     try:
-        target = scratch / path[-1]
         studentfiles.copy_file(parent, path, NOTEBOOK_FILE, target, keep=MAX_NOTEBOOK_BYTES + 1)
     finally:
         os.close(parent)
     return target
+
+
+def not_this_assignment(copy: Path, path: Parts, graded: Graded) -> str:
+    """Why the notebook at ``copy`` is not one of ``graded``'s assignment (a notebook of another),
+    or "": it carries grade ids, none of them that notebook's."""
+    reason = mismatch(copy, graded.root, graded)
+    if not reason:
+        return ""
+    return f"{studentfiles.label(path)}: {reason}. Hint: submit the notebook you were given."
 
 
 def check_mnist() -> None:
@@ -129,21 +163,22 @@ def check_mnist() -> None:
         raise GraderError(f"MNIST is not usable in this image ({error}); rebuild the autograder") from error
 
 
-def grader_command(notebook: Path, assignment: Path, results: Path, settings: dict) -> list[str]:
+def grader_command(notebook: Path, results: Path, settings: dict) -> list[str]:
     limits = settings["limits"]
     return [
         sys.executable, "-m", "autograder", str(notebook), "--results", str(results),
-        "--assignment", str(assignment), "--visibility", settings["visibility"], "-q",
+        "--assignment", settings["assignment"], "--course", str(HERE),
+        "--visibility", settings["visibility"], "-q",
         "--call-timeout", f"{limits['call_seconds']:g}", "--timeout", f"{limits['submission_seconds']:g}",
         "--memory", str(limits["memory_mib"]),
     ]
 
 
-def run_grader(notebook: Path, assignment: Path, settings: dict) -> dict:
+def run_grader(notebook: Path, settings: dict) -> dict:
     """The grader's results.json for ``notebook``; ``GraderError`` when it did not grade."""
     with tempfile.TemporaryDirectory() as scratch:
         results = Path(scratch) / "results.json"
-        command = grader_command(notebook, assignment, results, settings)
+        command = grader_command(notebook, results, settings)
         try:
             process = subprocess.run(command, capture_output=True, text=True,
                                      timeout=settings["limits"]["submission_seconds"] + GRACE_SECONDS)
@@ -217,38 +252,77 @@ def grader_error_results(reason: str) -> dict:
     }
 
 
-def grade(root: Path, settings: dict) -> tuple[dict, str]:
-    """The results for the one notebook under ``root/submission``; a clear 0 when there is none,
-    several, or one that is a link (or a pipe, a device)."""
-    folder = root / "submission"
-    assignment = HERE / settings["assignment"]
-    notebooks, links = find_notebooks(folder)
-    problem = problem_with(notebooks, links)
-    if problem:
-        return zero_results(assignment, problem, settings)
-    with tempfile.TemporaryDirectory() as scratch:
+def zero_data(graded: Graded, problem: str, settings: dict) -> tuple[dict, str]:
+    """The grader's results for a notebook not graded: every task 0 for ``problem``, said to the
+    student; and the table printed for the staff."""
+    zero = zero_grade(graded.assignment, problem, settings["visibility"])
+    data = {"score": 0.0, "output": f"Score: 0\n{problem}", "tests": zero.tests,
+            "extra_data": {"max_score": zero.max_score}}
+    return data, table(zero)
+
+
+def grade_notebook(folder: Path, choice: tuple[str, Parts, str], settings: dict,
+                   scratch: Path) -> tuple[dict, str, bool]:
+    """The grader's results for one notebook of the assignment, the table printed for the staff,
+    and whether the grader graded it (else it is 0 with the reason)."""
+    stem, path, problem = choice
+    graded = load(HERE, settings["assignment"], stem)
+    if not problem:
         try:
-            notebook = copy_notebook(folder, notebooks[0], Path(scratch))
+            copy = copy_notebook(folder, path, scratch / path[-1])
+            problem = not_this_assignment(copy, path, graded)
         except studentfiles.Refused as refused:
-            return zero_results(assignment, str(refused), settings)
-        check_mnist()
-        data = run_grader(notebook, assignment, settings)
+            problem = str(refused)
+    if problem:
+        return *zero_data(graded, problem, settings), False
+    check_mnist()
+    return run_grader(copy, settings), "", True
+
+
+def notes_of(data: dict, prefix: str) -> list[str]:
+    """The notes of a notebook's results, those for students after ``prefix``."""
+    shown = notes_for_students(data["output"])
+    return [f"{prefix}{note}" if note in shown else note for note in result_notes(data["output"])]
+
+
+def combine(parts: list[dict], stems: list[str]) -> dict:
+    """The results of one notebook as they are; of several, as one: scores, tests and checks added
+    up, the notes of each notebook after its name."""
+    if len(parts) == 1:
+        return parts[0]
+    extras = [part.get("extra_data", {}) for part in parts]
+    score, max_score = sum(p["score"] for p in parts), sum(e.get("max_score", 0.0) for e in extras)
+    notes = [n for part, stem in zip(parts, stems, strict=True) for n in notes_of(part, f"{stem}.ipynb: ")]
+    return {
+        "score": score,
+        "execution_time": sum(part.get("execution_time", 0) for part in parts),
+        "output": "\n".join([f"Score: {score:g} / {max_score:g}", *notes]),
+        "tests": [test for part in parts for test in part["tests"]],
+        "extra_data": {"max_score": max_score, "checks": [c for e in extras for c in e.get("checks", [])],
+                       "notebooks": extras},
+    }
+
+
+def grade(root: Path, settings: dict) -> tuple[dict, str]:
+    """The results for the notebook(s) under ``root/submission``; a clear 0 for a notebook that is
+    missing, ambiguous, a link (or a pipe, a device) or another assignment's."""
+    folder = root / "submission"
+    notebooks, links = find_notebooks(folder)
+    choices = choose(notebooks, links, settings["notebooks"])
+    with tempfile.TemporaryDirectory() as scratch:
+        outcomes = [grade_notebook(folder, choice, settings, Path(scratch)) for choice in choices]
+    data = combine([data for data, _, _ in outcomes], settings["notebooks"])
     shown = notes_for_students(data["output"])
     for note in result_notes(data["output"]):
         if note not in shown:
             print(note)  # for the course staff only: standard output is hidden from students
     # A notebook that could not be read gets a zero grade with the reason, and no checks ran.
-    ok = bool(data.get("extra_data", {}).get("checks"))
-    graded = f"Graded {studentfiles.label(notebooks[0])}."
-    return gradescope_results(data, graded, settings, ok), ""
-
-
-def zero_results(assignment: Path, problem: str, settings: dict) -> tuple[dict, str]:
-    """Every task 0 for ``problem``, said to the student; the table printed for the staff."""
-    zero = zero_grade(read_assignment(assignment), problem, settings["visibility"])
-    data = {"score": 0.0, "output": f"Score: 0\n{problem}", "tests": zero.tests,
-            "extra_data": {"max_score": zero.max_score}}
-    return gradescope_results(data, "Nothing was graded.", settings, False), table(zero)
+    ok = all(part.get("extra_data", {}).get("checks") for part, _, _ in outcomes)
+    ran = [path for (_, path, _), (_, _, graded) in zip(choices, outcomes, strict=True) if graded]
+    names = [studentfiles.label(path) for path in ran]
+    graded = f"Graded {', '.join(names)}." if names else "Nothing was graded."
+    printed = "\n".join(text for _, text, _ in outcomes if text)
+    return gradescope_results(data, graded, settings, ok), printed
 
 
 def main() -> int:
