@@ -1,6 +1,6 @@
 """The given cells the student's cells run with, and the names of places.
 
-A given cell of kind ``"run"`` (imports, a normalisation, labels, hyperparameters) runs in the
+A given cell of kind ``"run"`` (imports, constants, a preparation of the data) runs in the
 student's process, in notebook order, with its source taken from the assignment notebook, never
 from the submission. It runs statement by statement, quietly: a statement that cannot run there
 (``import matplotlib``, a call of an unfinished task) is skipped, as its names would be missing

@@ -78,7 +78,7 @@ UNWRITTEN = re.compile(rf"\b(\w+) raised {NOT_WRITTEN}")
 
 
 def unwritten(outcomes: list[CheckOutcome]) -> str:
-    """``train is``, ``relu and train are``: the functions the messages say are not written."""
+    """``fit is``, ``square and fit are``: the functions the messages say are not written."""
     names = list(dict.fromkeys(m for o in outcomes for m in UNWRITTEN.findall(o.message))) or ["the task"]
     return " and ".join(names) + (" are" if len(names) > 1 else " is")
 

@@ -11,7 +11,7 @@ swapped for a link meanwhile is refused, not followed. A hard link is a regular 
 without following anything, and is read.
 
 What is not read is refused with ``Refused``, whose message names the entry and what it is,
-for the student: ``mnist_mlp.ipynb is a symbolic link; submit the notebook file itself``.
+for the student: ``homework.ipynb is a symbolic link; submit the notebook file itself``.
 """
 
 from __future__ import annotations
@@ -57,12 +57,12 @@ def kind(mode: int) -> str:
 
 
 def label(parts: Sequence[str]) -> str:
-    """A path below the student's folder as one line: ``mnist_mlp.ipynb``, ``"work/a b.ipynb"``."""
+    """A path below the student's folder as one line: ``homework.ipynb``, ``"work/a b.ipynb"``."""
     return name("/".join(parts))
 
 
 def refusal(parts: Sequence[str], found: str, wanted: str) -> str:
-    """``mnist_mlp.ipynb is a symbolic link; submit the notebook file itself``."""
+    """``homework.ipynb is a symbolic link; submit the notebook file itself``."""
     return f"{label(parts)} is a {found}; submit the {wanted} itself"
 
 

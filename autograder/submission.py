@@ -1,7 +1,7 @@
 """Read a submitted notebook and pick the cells that hold the student's code.
 
 Only solution cells and cells the student added run, in notebook order; the
-instructor's cells (data loading, training, plots, tests) are recognised by their
+instructor's cells (given code, data loading, plots, tests) are recognised by their
 grade ids and skipped. A file that is not a readable notebook raises
 ``SubmissionError`` with a message that names the file and what is wrong.
 """
@@ -54,7 +54,7 @@ def student_cells(path: str | os.PathLike, assignment: Assignment,
     submission; see ``autograder.context``). ``index`` counts all cells of the submission from
     1 (context cells the submission lacks get indices after its last cell); ``label`` names
     the place as the student sees it: "Task 2 answer cell", "your cell after Task 2",
-    "given cell normalise". A data cell's names come from ``data`` (its grade id -> names).
+    "given cell setup". A data cell's names come from ``data`` (its grade id -> names).
     """
     data = data or {}
 

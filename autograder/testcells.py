@@ -6,7 +6,7 @@ notebook's (``autograder.namespace.NotebookNamespace``):
 
 - a name the solution cells define is the student's: a function stands for a call into the
   sandbox, a value is fetched from it as data, on every use;
-- assigning such a name (``relu = fake``) binds it in the student's process (a function of the
+- assigning such a name (``square = fake``) binds it in the student's process (a function of the
   test's own, called from the student's code, calls back here); ``del`` deletes it there; so
   does assigning a name a given cell defines (the given cells ran there too), which is also
   kept here;

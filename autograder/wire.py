@@ -22,7 +22,7 @@ import numpy as np
 
 ARRAY_KINDS = "biufcUS"  # fixed-size dtypes: no object, no pointer, nothing to unpickle
 MAX_MESSAGE_BYTES = 512 * 2**20  # a request (the grader's own)
-MAX_REPLY_BYTES = 64 * 2**20  # a reply: the largest honest one (train's arguments back) is ~13 MB
+MAX_REPLY_BYTES = 64 * 2**20  # a reply: the largest honest one (a full data set's arrays back) is ~13 MB
 MAX_HEADER_BYTES = 4 * 2**20  # a reply's JSON header
 MAX_DEPTH = 50  # nesting of containers
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")

@@ -34,9 +34,15 @@ def scratch_course(graded: Graded, folder: Path) -> Path:
     return course
 
 
+QUICK = "COURSE_KIT_QUICK"  # set for the kit's own runs of a notebook: a long training cell may run briefly
+
+
 def environment(folder: Path) -> dict[str, str]:
+    """Jupyter's folders inside ``folder``; ``COURSE_KIT_QUICK=1``, which an assignment's long
+    training cell may read to train briefly (nbgrader runs every cell of every notebook)."""
     env = dict(os.environ)
     env.update(
+        {QUICK: "1"},
         JUPYTER_CONFIG_DIR=str(folder / "jupyter" / "config"),
         JUPYTER_DATA_DIR=str(folder / "jupyter" / "data"),
         IPYTHONDIR=str(folder / "jupyter" / "ipython"),

@@ -45,7 +45,7 @@ def action_ref(action: str, pins: dict[str, str]) -> str:
 
 
 def step_id(grade_id: str) -> str:
-    """A step id the grading reporter accepts: letters and digits only (``test_relu`` -> ``testrelu``)."""
+    """A step id the grading reporter accepts: letters and digits only (``test_square`` -> ``testsquare``)."""
     return re.sub(r"[^A-Za-z0-9]", "", grade_id)
 
 

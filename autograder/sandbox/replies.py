@@ -51,7 +51,7 @@ class StudentError(Exception):
         self.args = (self.describe(),)
 
     def describe(self) -> str:
-        """``relu raised ValueError: "message" (cell 12, line 3: "code")``."""
+        """``square raised ValueError: "message" (cell 12, line 3: "code")``."""
         if self.exit is not None:
             said = f"called sys.exit({text.quote(self.exit, 200)})"
         else:

@@ -32,8 +32,8 @@ class UidSlot:
 def lock_folder() -> Path:
     for candidate in (Path("/run/lock"), Path("/run"), Path("/var/lock"), Path("/tmp")):
         if candidate.is_dir() and os.access(candidate, os.W_OK):
-            return candidate / "mnist-mlp-autograder-uids"
-    return Path("/tmp/mnist-mlp-autograder-uids")
+            return candidate / "course-kit-autograder-uids"
+    return Path("/tmp/course-kit-autograder-uids")
 
 
 def base_uid() -> int:
