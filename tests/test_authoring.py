@@ -56,8 +56,12 @@ def test_new_refuses_a_taken_or_unusable_name(course):
 
 
 @pytest.mark.parametrize("name", assignment_names(KIT))
-def test_every_assignment_of_the_kit_is_valid(name):
+def test_every_assignment_of_the_kit_is_valid(name, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert validate(KIT, name, nbgrader=False, say=lambda line: None) == []
+    assert list(tmp_path.iterdir()) == [], "validate left its graded copies behind"
 
 
 def copy_course(course: Path, tmp_path: Path) -> Path:

@@ -46,12 +46,13 @@ def validate(root: Path, name: str, nbgrader: bool = True, say: Callable[[str], 
             found = step(graded)
             say(f"{step.__name__.replace('_', ' ')}: {'ok' if not found else f'{len(found)} problem(s)'}")
             problems += found
-        found, totals = graded_runs(graded, say)
-        problems += found
-        if nbgrader and totals:
-            found = parity(graded, totals, say)
-            say(f"nbgrader parity: {'ok' if not found else f'{len(found)} problem(s)'}")
+        with tempfile.TemporaryDirectory(prefix=f"validate-{name}-") as scratch:
+            found, totals = graded_runs(graded, say, Path(scratch))
             problems += found
+            if nbgrader and totals:
+                found = parity(graded, totals, say)
+                say(f"nbgrader parity: {'ok' if not found else f'{len(found)} problem(s)'}")
+                problems += found
     return problems
 
 
@@ -105,10 +106,12 @@ def grade_file(graded: Graded, notebook: Path) -> dict:
     return json.loads(results.read_text())
 
 
-def graded_runs(graded: Graded, say: Callable[[str], Any]) -> tuple[list[str], dict[str, tuple[Path, float]]]:
-    """Grade the source, the blank release and the declared mistakes; their problems and totals."""
+def graded_runs(
+    graded: Graded, say: Callable[[str], Any], folder: Path
+) -> tuple[list[str], dict[str, tuple[Path, float]]]:
+    """Grade the source, the blank release and the declared mistakes, copied into ``folder``;
+    their problems and totals (each with the copy graded)."""
     problems: list[str] = []
-    folder = Path(tempfile.mkdtemp(prefix=f"validate-{graded.name}-"))
     files = {"solved source": graded.notebook}
     if release_of(graded).is_file():
         files["blank release"] = release_of(graded)
