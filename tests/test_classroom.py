@@ -281,8 +281,8 @@ LINKED = "mnist_mlp.ipynb is a symbolic link; submit the notebook file itself"
     pytest.param("source", LINKED, id="link-to-the-kits-source"),
     pytest.param("folder", LINKED, id="link-to-a-folder"),
     pytest.param("missing", "mnist_mlp.ipynb is not in the repository", id="missing"),
-    pytest.param("other", "grade ids from assignment mnist_mlp (mnist_mlp.ipynb): it is not a notebook of that "
-                 "assignment", id="another-course"),
+    pytest.param("other", "grade ids from assignment mnist_mlp (mnist_mlp.ipynb): "
+                 "it is not a notebook of that assignment", id="another-course"),
 ])
 def test_what_is_not_the_students_notebook_scores_0_with_the_reason(kind, reason, template, tmp_path) -> None:
     """A link in the student's repository is never followed: to the kit's source notebook, on the
