@@ -8,7 +8,7 @@
 import importlib
 import sys
 
-COMMANDS = {"batch": ("autograder.batch", 1), "package": ("autograder.package", 1),
+COMMANDS = {"batch": ("autograder.course.batch", 1), "package": ("autograder.lms", 1),
             "new": ("autograder.authoring", 0), "validate": ("autograder.authoring", 0)}
 
 

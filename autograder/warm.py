@@ -1,6 +1,6 @@
 """What a batch's forkserver imports once for every grading process of one assignment.
 
-Imported by the forkserver (``batchprocs.GRADER_PRELOAD``) with ``$AUTOGRADER_WARM`` naming
+Imported by the forkserver (``autograder.course.processes.GRADER_PRELOAD``) with ``$AUTOGRADER_WARM`` naming
 ``COURSE_ROOT::ASSIGNMENT``: the assignment's reference module and its other modules (not its
 checks, which pytest collects per grading), and the packages beside its notebook (a visible
 checks package), so that a grading process forked from the server imports none of them again.

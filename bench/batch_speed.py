@@ -41,7 +41,8 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 ASSIGNMENT = "mnist_mlp"
-VARIANTS = ["reference", "typed", "relu2deriv_ge", "not_in_place", "evaluate_doubled", "dropout_global_rng"]
+VARIANTS = ["reference", "typed", "relu2deriv_greater_or_equal", "train_step_not_in_place",
+            "evaluate_keeps_dropout_scale", "dropout_global_state"]
 THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 CLASS_SIZES = (300, 3000)
 

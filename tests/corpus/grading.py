@@ -2,7 +2,7 @@
 
 Each entry is graded by ``autograder.cli.main`` (what ``python -m autograder`` runs) in a
 process of its own, forked, as a batch's grading processes are, from a forkserver that has
-imported the grader once (``autograder.batchprocs``): its exit status, standard output and
+imported the grader once (``autograder.course.processes``): its exit status, standard output and
 standard error are the command's.
 
 Under pytest-xdist the workers share the work: every entry is graded once, by whichever
@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
-from autograder.batchprocs import Processes
-from corpus import BY_NAME, ENTRIES, Entry, build
+from autograder.course.processes import Processes
+from corpus import BY_NAME, ENTRIES, Entry, build, leaked
 
 PROCESSES = Processes()
 WORKERS = 3  # most hostile entries spend their time waiting for a time limit
@@ -73,13 +73,15 @@ class Graded:
 
 
 def grade(entry: Entry, folder: Path, marker: str, env: Mapping[str, str],
-          options: Iterable[str] = ()) -> Graded:
+          options: Iterable[str] = (), placeholders: Mapping[str, str] = {}) -> Graded:
     """Grade ``entry`` in ``folder`` with the command line's options and ``env`` added to the
-    grading process's environment."""
+    grading process's environment (``placeholders`` fill the entry's sources besides these)."""
     folder.mkdir(parents=True, exist_ok=True)
     results = folder / "results.json"
-    submission = build(entry, folder / f"{entry.name}.ipynb", {"RESULTS": str(results), "MARKER": marker})
-    argv = [str(submission), "--results", str(results), "--assignment", "mnist_mlp", *entry.options, *options]
+    values = {**placeholders, "RESULTS": str(results), "MARKER": marker}
+    submission = build(entry, folder / f"{entry.name}.ipynb", values)
+    argv = [str(submission), "--results", str(results), "--assignment", entry.assignment, *entry.options,
+            *options]
     timeout = SAFETY_FACTOR * entry.max_seconds + 300
     status = PROCESSES.run(argv, folder, timeout, folder / "stderr.txt", folder / "stdout.txt", env)
     if status is None:
@@ -91,7 +93,8 @@ def grade(entry: Entry, folder: Path, marker: str, env: Mapping[str, str],
 
 def graded_once(entry: Entry, root: Path, marker: str, env: Mapping[str, str], wait: bool) -> Graded | None:
     """The entry's run: graded here unless some process graded it already; None when another
-    process is grading it and ``wait`` is false."""
+    process is grading it and ``wait`` is false. An entry graded ``after`` another is built from
+    that one's results (graded first, here or by whichever process has it)."""
     folder = root / entry.name
     folder.mkdir(parents=True, exist_ok=True)
     record = folder / "graded.json"
@@ -102,7 +105,9 @@ def graded_once(entry: Entry, root: Path, marker: str, env: Mapping[str, str], w
             return None
         if record.exists():
             return Graded.from_json(record.read_text())
-        run = grade(entry, folder, marker, env)
+        earlier = graded_once(BY_NAME[entry.after], root, marker, env, wait=True) if entry.after else None
+        placeholders = {"LEAKED": leaked(earlier.results)} if earlier else {}
+        run = grade(entry, folder, marker, env, placeholders=placeholders)
         partial = record.with_suffix(".tmp")
         partial.write_text(run.to_json())
         partial.replace(record)

@@ -20,31 +20,30 @@ import signal
 import stat
 import subprocess
 import sys
-import sysconfig
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import grading_entries
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import batch, batchprocs, studentfiles
-from autograder.sandbox import Limits
+from autograder.assignment import read_assignment
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "mnist_mlp"
 # Far from the honest work's time (well under a second a call when idle), so a busy machine
 # does not change a score; the looping submission waits for the call limit.
 LIMITS = ("--call-timeout", "10", "--timeout", "60")
-CLASS = [
-    "reference", "typed", "blank", "relu2deriv_ge", "not_in_place", "evaluate_doubled",
-    "dropout_global_rng", "tampering", "loops", "exits", "late", "renamed", "broken", "empty",
-]
+# Four of the assignment's declared mistakes (solutions/mnist_mlp/mistakes.py), one per task.
+MISTAKEN = ["relu2deriv_greater_or_equal", "train_step_not_in_place", "evaluate_keeps_dropout_scale",
+            "dropout_global_state"]
+CLASS = ["reference", "typed", "blank", *MISTAKEN, "tampering", "loops", "exits", "late", "renamed",
+         "broken", "empty"]
 UNREADABLE = {"broken", "empty"}
-QUICK_CLASS = ["reference", "typed", "blank", "relu2deriv_ge", "not_in_place", "evaluate_doubled",
-               "dropout_global_rng", "renamed"]
+QUICK_CLASS = ["reference", "typed", "blank", *MISTAKEN, "renamed"]
 DUE = "2025-01-20 00:00:00 UTC"  # make_demo_class: on time 2025-01-15, late 2025-01-22
+POINTS = {cell.grade_id: cell.points
+          for cell in read_assignment(REPOSITORY / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").graded}
 SUMMARY = re.compile(r"(\d+) submissions: (\d+) graded now, (\d+) unchanged since graded")
 
 
@@ -109,7 +108,7 @@ def submitted_notebook(course: Path, student: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def graded(module_course: Path, mnist_env, nbgrader) -> dict:
+def graded(module_course: Path, kit_env, nbgrader) -> dict:
     """The course after: generate_assignment, a due date and the "zero" late policy; ``batch
     --student typed blank``; ``batch`` (the rest); ``batch`` again; ``nbgrader export``."""
     course = module_course
@@ -118,20 +117,20 @@ def graded(module_course: Path, mnist_env, nbgrader) -> dict:
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     nbgrader(course, "db", "assignment", "add", ASSIGNMENT, f"--duedate={DUE}")
     demo_class_module().build_class(course, CLASS)
-    steps = {"students": run_batch(course, mnist_env, "--student", "typed", "blank", *LIMITS)}
+    steps = {"students": run_batch(course, kit_env, "--student", "typed", "blank", *LIMITS)}
     steps["records_after_students"] = records(course)
     steps["gradebook_after_students"] = gradebook_totals(course)
-    steps["all"] = run_batch(course, mnist_env, "--jobs", "2", *LIMITS)
+    steps["all"] = run_batch(course, kit_env, "--jobs", "2", *LIMITS)
     steps["records_after_all"] = records(course)
-    steps["again"] = run_batch(course, mnist_env, *LIMITS)
+    steps["again"] = run_batch(course, kit_env, *LIMITS)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:  # as if killed before these were written
         gb.remove_submission(ASSIGNMENT, "typed")
     (course / "feedback" / "reference" / ASSIGNMENT / f"{ASSIGNMENT}.html").unlink()
-    steps["repair"] = run_batch(course, mnist_env, *LIMITS)
+    steps["repair"] = run_batch(course, kit_env, *LIMITS)
     nbgrader(course, "export", "--to", str(course / "grades.csv"))
     with ThreadPoolExecutor(2) as pool:
         notebooks = [submitted_notebook(course, student) for student in CLASS]
-        totals = pool.map(lambda notebook: single_file_total(notebook, course, mnist_env), notebooks)
+        totals = pool.map(lambda notebook: single_file_total(notebook, course, kit_env), notebooks)
         steps["single"] = dict(zip(CLASS, totals, strict=True))
     steps["course"] = course
     return steps
@@ -169,9 +168,11 @@ def test_rerun_repairs_a_missing_gradebook_entry_and_page(graded):
 
 def test_gradebook_and_export_equal_single_file_totals(graded):
     single = graded["single"]
-    assert single["reference"] == single["typed"] == 100
+    total = sum(POINTS.values())
+    assert single["reference"] == single["typed"] == total
     assert single["blank"] == single["broken"] == single["empty"] == 0
-    assert single["relu2deriv_ge"] == 90  # that function's points, and nothing else
+    # that function's points, and nothing else
+    assert single["relu2deriv_greater_or_equal"] == total - POINTS["test_relu2deriv"]
     assert gradebook_totals(graded["course"]) == single
     with open(graded["course"] / "grades.csv", newline="") as stream:
         rows = {row["student_id"]: row for row in csv.DictReader(stream)}
@@ -224,7 +225,7 @@ def test_feedback_for_every_submission_without_hidden_code(graded):
     for student in CLASS:
         page = course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
         text = html.unescape(page.read_text(encoding="utf-8"))
-        assert f"Score: {single[student]:g} / 100" in text, student
+        assert f"Score: {single[student]:g} / {sum(POINTS.values()):g}" in text, student
         assert (course / "feedback" / student / ASSIGNMENT / "timestamp.txt").exists()
         assert stat.S_IMODE(page.stat().st_mode) == readable_mode(), student  # not 0600
         leaked = [line for line in forbidden if line in text]
@@ -236,7 +237,7 @@ def test_feedback_for_every_submission_without_hidden_code(graded):
             assert "<h2>Score per task</h2>" in text
     reference = (course / "feedback" / "reference" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert 'src="data:image/svg+xml;base64,' in reference and 'class="confusion"' in reference
-    mistaken = (course / "feedback" / "relu2deriv_ge" / ASSIGNMENT / "mnist_mlp.html").read_text()
+    mistaken = (course / "feedback" / MISTAKEN[0] / ASSIGNMENT / "mnist_mlp.html").read_text()
     assert "Hint" in mistaken
     late = (course / "feedback" / "late" / ASSIGNMENT / "mnist_mlp.html").read_text()
     assert "after the due date" in late and "Late penalty" in late
@@ -264,7 +265,7 @@ def test_report_shows_the_right_counts(graded):
     bars = re.findall(bar, page)  # one per check: its share of passes, drawn as a bar
     assert bars and {float(width) for *_, width in bars} != {100.0}
     assert all(float(width) == round(100 * int(passed) / int(total), 1) for passed, total, width in bars)
-    assert row("full marks") == str(sum(total == 100 for total in graded["single"].values()))
+    assert row("full marks") == str(sum(total == sum(POINTS.values()) for total in graded["single"].values()))
     problems = page.split("could not be read or graded</h2>")[1]
     assert all(student in problems for student in UNREADABLE) and "typed" not in problems
     untried = page.split("<h2>Tasks not attempted</h2>")[1].split("<h2>")[0]  # the blank notebook
@@ -275,7 +276,8 @@ def test_report_shows_the_right_counts(graded):
         rows = {row["student"]: row for row in csv.DictReader(stream)}
     assert {s: float(r["score"]) for s, r in rows.items()} == graded["single"]
     assert {s for s, r in rows.items() if r["status"] == "unreadable"} == UNREADABLE
-    assert rows["late"]["final_score"] == "0" and rows["reference"]["final_score"] == "100"
+    assert rows["late"]["final_score"] == "0"
+    assert rows["reference"]["final_score"] == f"{sum(POINTS.values()):g}"
 
 
 # ----------------------------------------------------------------------------- SIGKILL and rerun
@@ -298,11 +300,11 @@ def grader_processes(course: Path) -> list[int]:
     return found
 
 
-def test_sigkill_partway_then_rerun_grades_each_student_once(scratch_course, mnist_env, graded):
+def test_sigkill_partway_then_rerun_grades_each_student_once(scratch_course, kit_env, graded):
     course = scratch_course  # no gradebook yet: the batch adds the assignment itself
     demo_class_module().build_class(course, QUICK_CLASS)
     command = [sys.executable, "-m", "autograder", "batch", ASSIGNMENT, "--jobs", "1", *LIMITS]
-    process = subprocess.Popen(command, cwd=course, env=mnist_env, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(command, cwd=course, env=kit_env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     while len(records(course)) < 2 and process.poll() is None:  # the batch ends by itself at worst
         time.sleep(0.05)
@@ -317,7 +319,7 @@ def test_sigkill_partway_then_rerun_grades_each_student_once(scratch_course, mni
         time.sleep(0.1)
     assert not grader_processes(course)
 
-    rerun = run_batch(course, mnist_env, "--jobs", "2", *LIMITS)
+    rerun = run_batch(course, kit_env, "--jobs", "2", *LIMITS)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert counts(rerun) == (len(QUICK_CLASS), len(QUICK_CLASS) - len(before), len(before))
     after = records(course)
@@ -328,149 +330,4 @@ def test_sigkill_partway_then_rerun_grades_each_student_once(scratch_course, mni
     assert {s: r["result"]["score"] for s, r in after.items()} == expected
     assert not list((course / "reports" / ASSIGNMENT / "results").glob("*.tmp"))
     assert not (course / "reports" / ASSIGNMENT / ".grading").exists()  # the killed run's scratch
-    assert counts(run_batch(course, mnist_env, *LIMITS)) == (len(QUICK_CLASS), 0, len(QUICK_CLASS))
-
-
-# ----------------------------------------------------------------------------- the grading process
-
-
-def test_a_grader_that_crashes_or_hangs_is_reported_not_fatal(tmp_path):
-    notebook = tmp_path / "nb.ipynb"
-    notebook.write_text("{}")
-    crash = batchprocs.Processes(entry=grading_entries.crash)
-    run = batchprocs.run_grader(crash, notebook, tmp_path, notebook, Limits(), tmp_path)
-    assert run.result is None and "status 3" in run.problem and "(boom)" in run.problem
-
-    limits = Limits(submission_seconds=0.1)
-    hang = batchprocs.Processes(entry=grading_entries.hang)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(batchprocs, "GRACE_SECONDS", 0.5)
-        run = batchprocs.run_grader(hang, notebook, tmp_path, notebook, limits, tmp_path)
-    assert run.result is None and "stopped after 0.6 s" in run.problem  # the limit fired, not the 30 s sleep
-    assert list(tmp_path.iterdir()) == [notebook]  # the process's scratch folder is gone
-
-
-class EndsWithoutAWord:
-    """Stands in for ``batchprocs.Processes``: the first ``failures`` processes end with no
-    result and nothing on standard error, before opening it (as one the forkserver could not
-    start) or after (as one killed outright, status -9); then one grades."""
-
-    stopping = False
-
-    def __init__(self, failures: int, began: bool) -> None:
-        self.failures, self.began, self.calls = failures, began, 0
-
-    def run(self, argv, cwd, timeout, stderr_path, stdout_path=None, variables=None) -> int:
-        self.calls += 1
-        if self.calls <= self.failures:
-            if self.began:
-                stderr_path.write_text("")
-            return -9 if self.began else 1
-        stderr_path.write_text("")
-        Path(argv[argv.index("--results") + 1]).write_text('{"score": 7.0}')
-        return 1
-
-
-@pytest.mark.parametrize("began, reason", [(False, "status 1 without a result (it ended before it began)"),
-                                           (True, "status -9 without a result (no message)")])
-def test_a_grading_process_that_ended_without_a_word_is_started_once_more(tmp_path, began, reason):
-    notebook = tmp_path / "nb.ipynb"
-    notebook.write_text("{}")
-    once = EndsWithoutAWord(failures=1, began=began)
-    run = batchprocs.run_grader(once, notebook, tmp_path, notebook, Limits(), tmp_path)
-    assert run.result == {"score": 7.0} and once.calls == 2
-    twice = EndsWithoutAWord(failures=2, began=began)
-    run = batchprocs.run_grader(twice, notebook, tmp_path, notebook, Limits(), tmp_path)
-    assert run.result is None and twice.calls == 2
-    assert run.problem == f"the grader exited with {reason}"
-
-
-def test_a_grading_process_that_says_why_it_failed_is_not_started_again(tmp_path):
-    notebook = tmp_path / "nb.ipynb"
-    notebook.write_text("{}")
-    crash = batchprocs.Processes(entry=grading_entries.crash)
-    calls = []
-    real_run = crash.run
-    crash.run = lambda *args, **kwargs: calls.append(1) or real_run(*args, **kwargs)
-    run = batchprocs.run_grader(crash, notebook, tmp_path, notebook, Limits(), tmp_path)
-    assert run.result is None and "(boom)" in run.problem and len(calls) == 1
-
-
-def test_a_grading_process_runs_in_its_own_session_in_the_course(tmp_path):
-    """The forked grading process: a session of its own (so the batch can kill its group),
-    the course as working directory, one BLAS thread, and the forkserver as a parent it dies with."""
-    notebook = tmp_path / "nb.ipynb"
-    notebook.write_text("{}")
-    run = batchprocs.run_grader(batchprocs.Processes(entry=grading_entries.describe), notebook, tmp_path,
-                                notebook, Limits(), tmp_path)
-    facts = json.loads(run.problem.split("(", 1)[1].rsplit(")", 1)[0])
-    assert facts["session"] == facts["pid"] != os.getpid() and facts["cwd"] == str(tmp_path)
-    assert facts["blas"] == "1" and facts["pdeathsig"] == signal.SIGKILL and facts["parent"] != os.getpid()
-
-
-def test_grading_processes_run_side_by_side_each_get_their_own_exit_status(tmp_path):
-    """Three threads and two ``Processes`` at once, as a batch with --jobs runs them: every
-    status is the one its process ended with. (multiprocessing reads a status from a pipe; when
-    two threads polled one process at once, the one that found the pipe emptied reported 255,
-    a few times in a hundred.)"""
-    pools = [batchprocs.Processes(entry=grading_entries.exit_with) for _ in range(2)]
-
-    def run(index: int) -> tuple[int, int | None]:
-        status = 10 + index % 50
-        return status, pools[index % 2].run([str(status)], tmp_path, 120, tmp_path / f"stderr-{index}")
-
-    with ThreadPoolExecutor(3) as pool:
-        statuses = list(pool.map(run, range(120)))
-    assert [got for _, got in statuses] == [wanted for wanted, _ in statuses]
-
-
-# Grades the notebook in argv[1] in a process that first imports what the forkserver imports,
-# and prints, as its last line, the modules the grading imported besides, with their files.
-AFTER_PRELOAD = """
-import importlib, json, sys
-from autograder import batchprocs
-for name in batchprocs.GRADER_PRELOAD:
-    importlib.import_module(name)
-before = set(sys.modules)
-from autograder.cli import main
-main([sys.argv[1], "-q"])
-print(json.dumps({name: getattr(module, "__file__", None) or "" for name, module in list(sys.modules.items())
-                  if name not in before}))
-"""
-
-
-def test_what_a_grading_imports_the_forkserver_has_imported_already(mnist_env):
-    """A grading process forked from the forkserver imports nothing of the kit or of the
-    installed libraries again (``GRADER_PRELOAD``), but the check files pytest collects and
-    pytest's own plugins: a batch pays for those imports once, not once per notebook."""
-    source = REPOSITORY / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    env = dict(mnist_env, AUTOGRADER_WARM=f"{REPOSITORY}::{ASSIGNMENT}")
-    process = subprocess.run([sys.executable, "-c", AFTER_PRELOAD, str(source)], env=env,
-                             capture_output=True, text=True, timeout=300)
-    assert process.returncode == 0, process.stderr[-3000:]
-    imported = json.loads(process.stdout.splitlines()[-1])
-    installed = (str(REPOSITORY), *{sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
-    again = {name for name, file in imported.items() if file.startswith(installed)}
-    checks = (str(REPOSITORY / "solutions" / ASSIGNMENT / "checks"),)
-    collected = {name for name, file in imported.items() if file.startswith(checks)}
-    assert collected  # the probe sees imports: pytest collects the check modules in every grading
-    assert {name for name in again - collected if not name.startswith("_pytest.")} == set()
-
-
-def test_choose_notebook():
-    entry = studentfiles.Entry
-    assert batch.choose_notebook([], ASSIGNMENT) == (
-        None, "no notebook submitted: mnist_mlp.ipynb is not in the submission", "")
-    assert batch.choose_notebook([entry("work.ipynb", "folder")], ASSIGNMENT)[0] is None
-    mine = [entry("mine (1).ipynb", "file"), entry("notes.txt", "file")]
-    assert batch.choose_notebook(mine, ASSIGNMENT) == (
-        "mine (1).ipynb", "", 'graded "mine (1).ipynb": there is no mnist_mlp.ipynb in the submission')
-    two = [*mine, entry("other.ipynb", "file")]
-    assert batch.choose_notebook(two, ASSIGNMENT)[1] == (
-        '2 notebooks ("mine (1).ipynb", other.ipynb) and none of them is mnist_mlp.ipynb')
-    expected = ("mnist_mlp.ipynb", "", "")
-    assert batch.choose_notebook([*two, entry("mnist_mlp.ipynb", "file")], ASSIGNMENT) == expected
-    with pytest.raises(studentfiles.Refused, match="^mnist_mlp.ipynb is a symbolic link; submit the"):
-        batch.choose_notebook([*two, entry("mnist_mlp.ipynb", "symbolic link")], ASSIGNMENT)
-    with pytest.raises(studentfiles.Refused, match="^mine.ipynb is a named pipe; submit the notebook"):
-        batch.choose_notebook([entry("mine.ipynb", "named pipe")], ASSIGNMENT)
+    assert counts(run_batch(course, kit_env, *LIMITS)) == (len(QUICK_CLASS), 0, len(QUICK_CLASS))

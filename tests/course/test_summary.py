@@ -23,13 +23,12 @@ from autograder.text import name
 
 ASSIGNMENT = "mnist_mlp"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 STAND_IN_BATCH = """
 import sys
 sys.path.insert(0, sys.argv[1])
-import grading_entries
-from autograder import batch, batchprocs
-batch.Processes = lambda **options: batchprocs.Processes(entry=grading_entries.stand_in_grade, **options)
+from autograder.course import batch, processes
+processes.ENTRY = "grading_entries:stand_in_grade"
 sys.exit(batch.main(sys.argv[2:]))
 """
 ESCAPE, OVERRIDE = "\x1b", "\u202e"
@@ -49,13 +48,13 @@ def run_batch(course: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def named_class(module_course: Path, jupyter_env: dict[str, str]) -> tuple[Path, subprocess.CompletedProcess]:
+def named_class(module_course: Path, kit_env: dict[str, str]) -> tuple[Path, subprocess.CompletedProcess]:
     course = module_course
     for student, (file_name, text) in STUDENTS.items():
         folder = course / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         (folder / file_name).write_text(text)
-    return course, run_batch(course, jupyter_env)
+    return course, run_batch(course, kit_env)
 
 
 def test_the_terminal_summary_shows_every_id_and_message_as_one_line(named_class):

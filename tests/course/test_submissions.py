@@ -1,4 +1,5 @@
-"""``batch`` never follows a link out of a student's folder.
+"""Which notebook of a student's folder is graded (autograder/course/submissions.py), and
+``batch`` never following a link out of a student's folder.
 
 A class in which notebooks, student folders and assignment folders are symbolic links (to the
 course's source notebook, to elsewhere, within the folder), nbgrader's files are links, and
@@ -24,9 +25,12 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder import studentfiles
+from autograder.course.submissions import choose_notebook, in_shard
+
 ASSIGNMENT = "mnist_mlp"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 SOURCE_MARK = "### BEGIN HIDDEN TESTS"  # in the source notebook, never in a student's feedback
 OUTSIDE_SECRET = "the-secret-outside-every-student-folder"
 ON_TIME = "2025-01-15 12:00:00.000000 UTC"
@@ -34,9 +38,8 @@ ON_TIME = "2025-01-15 12:00:00.000000 UTC"
 STAND_IN_BATCH = """
 import sys
 sys.path.insert(0, sys.argv[1])
-import grading_entries
-from autograder import batch, batchprocs
-batch.Processes = lambda **options: batchprocs.Processes(entry=grading_entries.stand_in_grade, **options)
+from autograder.course import batch, processes
+processes.ENTRY = "grading_entries:stand_in_grade"
 sys.exit(batch.main(sys.argv[2:]))
 """
 LINK = "is a symbolic link; submit the notebook file itself"
@@ -124,15 +127,15 @@ def records(course: Path) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def linked_class(module_course: Path, jupyter_env: dict[str, str]) -> dict:
+def linked_class(module_course: Path, kit_env: dict[str, str]) -> dict:
     course = module_course
     build_class(course)
-    first = run_batch(course, jupyter_env)
+    first = run_batch(course, kit_env)
     first_records = records(course)
     swapped = course / "submitted" / "honest" / ASSIGNMENT / NOTEBOOK  # a link since the first run
     swapped.unlink()
     swapped.symlink_to(course / "source" / ASSIGNMENT / NOTEBOOK)
-    second = run_batch(course, jupyter_env)
+    second = run_batch(course, kit_env)
     return {"course": course, "first": first, "records": first_records, "second": second,
             "after": records(course)}
 
@@ -207,3 +210,37 @@ def test_the_class_report_lists_them(linked_class):
         rows = {row["student"]: row for row in csv.DictReader(stream)}
     unreadable = {s for s, row in rows.items() if row["status"] == "unreadable"}
     assert unreadable == set(refused(course)) | {"honest"}
+
+
+def test_choose_notebook():
+    entry = studentfiles.Entry
+    assert choose_notebook([], ASSIGNMENT) == (
+        None, "no notebook submitted: mnist_mlp.ipynb is not in the submission", "")
+    assert choose_notebook([entry("work.ipynb", "folder")], ASSIGNMENT)[0] is None
+    mine = [entry("mine (1).ipynb", "file"), entry("notes.txt", "file")]
+    assert choose_notebook(mine, ASSIGNMENT) == (
+        "mine (1).ipynb", "", 'graded "mine (1).ipynb": there is no mnist_mlp.ipynb in the submission')
+    two = [*mine, entry("other.ipynb", "file")]
+    assert choose_notebook(two, ASSIGNMENT)[1] == (
+        '2 notebooks ("mine (1).ipynb", other.ipynb) and none of them is mnist_mlp.ipynb')
+    expected = ("mnist_mlp.ipynb", "", "")
+    assert choose_notebook([*two, entry("mnist_mlp.ipynb", "file")], ASSIGNMENT) == expected
+    with pytest.raises(studentfiles.Refused, match="^mnist_mlp.ipynb is a symbolic link; submit the"):
+        choose_notebook([*two, entry("mnist_mlp.ipynb", "symbolic link")], ASSIGNMENT)
+    with pytest.raises(studentfiles.Refused, match="^mine.ipynb is a named pipe; submit the notebook"):
+        choose_notebook([entry("mine.ipynb", "named pipe")], ASSIGNMENT)
+
+
+def test_every_student_is_in_exactly_one_shard_whatever_the_others():
+    students = [f"student-{n}" for n in range(400)] + ["", "=x", "bidi\u202e"]
+    for count in (1, 3, 8):
+        shards = [[s for s in students if in_shard(s, index, count)] for index in range(count)]
+        assert sorted(sum(shards, [])) == sorted(students)
+        assert min(map(len, shards)) > len(students) / count / 2  # no shard far from its share
+    # Every machine of a job array must agree: no per-process salt (Python's own hash() has one).
+    code = ("import sys; from autograder.course.submissions import in_shard; "
+            "print([i for i in range(400) if in_shard(f'student-{i}', 0, 8)])")
+    there = [subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONHASHSEED=seed),
+                            capture_output=True, text=True, check=True).stdout for seed in ("1", "2")]
+    here = str([i for i in range(400) if in_shard(f"student-{i}", 0, 8)]) + "\n"
+    assert there == [here, here]

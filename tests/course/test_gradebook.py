@@ -1,4 +1,4 @@
-"""The gradebook's copy of the assignment (autograder/gradebook.py) after the points change.
+"""The gradebook's copy of the assignment (autograder/course/gradebook.py) after the points change.
 
 ``make release`` runs ``nbgrader generate_assignment --no-db``: the release gets the new points,
 the gradebook keeps the old ones. With no submission recorded, the batch brings the gradebook up
@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.gradebook import CourseError, ensure_assignment, open_course
+from autograder.course.gradebook import ensure_assignment
+from autograder.course.nbgrader_course import CourseError, open_course
 
 ASSIGNMENT = "mnist_mlp"
 # nbgrader's add_submission builds its objects in a way SQLAlchemy 2 warns about (harmless)
@@ -81,7 +82,7 @@ def course(scratch_course: Path, jupyter_env: dict[str, str], nbgrader, monkeypa
     return scratch_course
 
 
-def test_the_batch_brings_new_points_into_a_gradebook_without_submissions(course, nbgrader, jupyter_env):
+def test_the_batch_brings_new_points_into_a_gradebook_without_submissions(course, nbgrader, kit_env):
     set_points(course, "test_relu", 15)
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", "--no-db")  # as `make release`
     release = (course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes()
@@ -90,7 +91,7 @@ def test_the_batch_brings_new_points_into_a_gradebook_without_submissions(course
     shutil.copy2(course / "nbgrader_config.py", elsewhere)
     command = [sys.executable, "-m", "autograder", "batch", ASSIGNMENT, "--course-dir", str(course),
                "--allow-unisolated"]
-    run = subprocess.run(command, cwd=elsewhere, env=jupyter_env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(command, cwd=elsewhere, env=kit_env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert list(elsewhere.iterdir()) == [elsewhere / "nbgrader_config.py"]  # no gradebook started there
     assert ("Gradebook brought up to date: the grade cells of mnist_mlp/mnist_mlp now have the source "

@@ -2,9 +2,10 @@
 
 One self-contained HTML page per submission (figures embedded), built only from what the
 grader reports to students: score per task, each check's name, whether it passed and, if
-not, its message (written for students: expected, got, hint), notes about the notebook,
-the learning curve of the student's own ``train`` and the confusion matrix of the network
-it trained. The checks' code and inputs are never part of a record, so never part of a page.
+not, its message (written for students: expected, got, hint), notes about the notebook, and,
+where the assignment's checks record them, the learning curve of the student's own training run
+and the confusion matrix of the model it trained. The checks' code and inputs are never part of
+a record, so never part of a page.
 
 The page is named after the notebook and ``timestamp.txt`` / ``submission_secret.txt``
 are copied beside it, so ``nbgrader release_feedback`` can hand it to the student: read
@@ -20,17 +21,17 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import jinja2
 import numpy as np
 
 from autograder import studentfiles
-from autograder.batchstore import record_digest
+from autograder.course.late import Lateness
+from autograder.course.store import record_digest
 from autograder.report import new_file_mode
 from autograder.text import multiline, name, notes_for_students
 
@@ -38,17 +39,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")
 NBGRADER_FILE_BYTES = 64 * 1024  # each is one line
 # Part of every page's digest: changed whenever ``render_feedback`` changes what a page shows
-# (2: no isolation layers, names as one line), so that the next batch writes every page again.
-PAGE_FORMAT = "2"
-
-
-@dataclass(frozen=True)
-class Lateness:
-    """How late a submission came in, and the penalty the course's plugin gives it."""
-
-    timestamp: datetime
-    seconds_late: float
-    penalty: float | None
+# (2: no isolation layers, names as one line; 3: the training section only where there is one), so
+# that the next batch writes every page again.
+PAGE_FORMAT = "3"
 
 
 @cache
@@ -148,25 +141,17 @@ def task(
     }
 
 
-def serve(requests: TextIO, replies: TextIO) -> None:
-    """Write a page for every ``task`` read from ``requests`` (one JSON object a line); answer
-    each with ``{}`` or ``{"error": ...}`` on ``replies``. Ends when ``requests`` closes."""
-    for line in requests:
-        try:
-            request = json.loads(line)
-            late = request["lateness"]
-            lateness = None if late is None else Lateness(
-                datetime.fromisoformat(late["timestamp"]), late["seconds_late"], late["penalty"])
-            submitted = request["submitted"]
-            write_feedback(
-                json.loads(Path(request["record"]).read_text()), Path(request["folder"]),
-                request["notebook_id"], submitted and (Path(submitted[0]), submitted[1:]), lateness,
-            )
-            reply = {}
-        except Exception as error:  # noqa: BLE001 - reported to the batch, which goes on
-            reply = {"error": f"{type(error).__name__}: {error}"}
-        replies.write(json.dumps(reply) + "\n")
-        replies.flush()
+def write_task(request: dict[str, Any]) -> dict[str, Any]:
+    """Write the page a ``task`` asks for (in a feedback process, ``servers.render_main``)."""
+    late = request["lateness"]
+    lateness = None if late is None else Lateness(
+        datetime.fromisoformat(late["timestamp"]), late["seconds_late"], late["penalty"])
+    submitted = request["submitted"]
+    write_feedback(
+        json.loads(Path(request["record"]).read_text()), Path(request["folder"]),
+        request["notebook_id"], submitted and (Path(submitted[0]), submitted[1:]), lateness,
+    )
+    return {}
 
 
 def page_digest(record: dict[str, Any], lateness: Lateness | None) -> str:
@@ -257,7 +242,7 @@ def _duration(seconds: float) -> str:
 
 
 def _curve(artifacts: dict[str, Any]) -> dict[str, Any] | None:
-    from autograder.figures import data_uri, learning_curve_svg  # matplotlib: only where pages are drawn
+    from autograder.course.figures import data_uri, learning_curve_svg  # matplotlib: where pages are drawn
 
     history, images = artifacts.get("history"), artifacts.get("history_images")
     if not history or not images:

@@ -1,4 +1,4 @@
-"""Students' feedback pages (autograder/feedback.py): no sandbox layers, student text as one
+"""Students' feedback pages (autograder/course/feedback.py): no sandbox layers, student text as one
 escaped line, and nbgrader's files copied only from the student's own folder, never through a link."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import feedback
+from autograder.course import feedback
 
 LAYERS = "namespaces, own uid, landlock (ABI 7), seccomp, cgroup, rlimits"
 

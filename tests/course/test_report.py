@@ -1,4 +1,4 @@
-"""The class report (autograder/classreport.py) from made-up records: tasks not attempted counted
+"""The class report (autograder/course/report.py) from made-up records: tasks not attempted counted
 apart from real failures, every table's denominator said, student text escaped, the sandbox's
 layers counted for the instructor."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import classreport
 from autograder.assignment import read_assignment
+from autograder.course import report as classreport
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY = Path(__file__).resolve().parents[2]
 NOT_WRITTEN = ("relu of an array of shape (3,): relu raised NotImplementedError (Task 2 answer cell, "
                "line 4). The function is not written yet: replace raise NotImplementedError() with "
                "your code.")
@@ -143,7 +143,20 @@ def test_limit_hits_and_problems_name_students_as_one_line(assignment, tmp_path)
     assert "relu timed out after 10 s: x &lt; 1\\u202e" in raw  # escaped once, for HTML
 
 
+def test_the_workers_that_graded_are_named_for_the_instructor(assignment, tmp_path):
+    records = {student: record(assignment, student) for student in ("a", "b", "c", "d")}
+    for student, host in (("a", "node-1"), ("b", "node-2"), ("c", "node-1")):
+        records[student]["result"]["extra_data"]["worker"] = {"host": host, "layers": ["seccomp"]}
+    page = html.unescape(classreport.write_report(tmp_path, "mnist_mlp", assignment, records, {}).read_text())
+    assert "Graded by the workers of a cluster, on: node-1 (2), node-2 (1)." in " ".join(page.split())
+    alone = html.unescape(classreport.write_report(tmp_path, "mnist_mlp", assignment,
+                                                   {"d": records["d"]}, {}).read_text())
+    assert "workers of a cluster" not in alone  # graded here: nothing to say
+
+
 def test_no_template_marks_text_safe():
-    for template in (REPOSITORY / "autograder" / "templates").glob("*.j2"):
+    templates = sorted((REPOSITORY / "autograder" / "course" / "templates").glob("*.j2"))
+    assert [template.name for template in templates] == ["feedback.html.j2", "report.html.j2"]
+    for template in templates:
         text = template.read_text()
         assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text, template.name

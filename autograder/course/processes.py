@@ -1,14 +1,16 @@
-"""The processes of ``python -m autograder batch``: grading processes and feedback processes.
+"""Grading processes: each submission graded by the single-file command in a process of its own.
 
-Each submission is graded by the single-file command (``autograder.cli.main``) in a grading
-process of its own, in its own session, so that it and whatever its sandbox started can be
-killed together. Grading processes are forked from a forkserver (``multiprocessing``'s) that
-has imported the grader once: a process starts with NumPy and pytest in memory instead of
-importing them again for every submission, and still starts clean (the forkserver runs
-nothing else). Feedback pages are drawn by long-lived feedback processes (``render_main``),
-one per worker thread at a time, outside the batch's interpreter. All of them die with the
-batch: the forkserver ends when the batch's end of its pipe closes, and every process asks
-the kernel to kill it when its parent dies.
+A grading process runs ``autograder.cli.main`` (or, in tests, another importable function: the
+``entry``) in its own session, so that it and whatever its sandbox started can be killed
+together. Grading processes are forked from a forkserver (``multiprocessing``'s) that has
+imported the grader once: a process starts with NumPy and pytest in memory instead of importing
+them again for every submission, and still starts clean (the forkserver runs nothing else). They
+die with whoever started them: the forkserver ends when its parent's end of its pipe closes, and
+every grading process asks the kernel to kill it when the forkserver dies.
+
+``multiprocessing`` refuses to start a process from a daemonic one, as a Dask worker is: there,
+grading processes are started by a grading server (``servers.GradingServers``), an ordinary
+child process that runs this module's ``Processes``.
 """
 
 from __future__ import annotations
@@ -16,15 +18,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import importlib
 import json
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
 import os
-import queue
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,12 +40,13 @@ from autograder.sandbox import Limits
 
 EXIT_NOT_GRADED = 1
 GRACE_SECONDS = 60.0  # on top of the submission time limit, for start-up and the checks themselves
-RENDER_CODE = "import sys; from autograder.batchprocs import render_main; sys.exit(render_main(sys.argv[1:]))"
+# The function a grading process runs, as ``module:function``; tests name a stand-in here.
+ENTRY = "autograder.course.processes:grade_notebook"
 CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
 # What the forkserver imports once for every grading process: the single-file command, and with
 # it NumPy and pytest; what every grading imports besides (the data loader with requests and tqdm,
 # the checks' shared functions, NumPy's random generators, which NumPy loads on first use).
-GRADER_PRELOAD = ["autograder.batchprocs", "autograder.cli", "autograder.grade", "autograder.runner",
+GRADER_PRELOAD = ["autograder.course.processes", "autograder.cli", "autograder.grade", "autograder.runner",
                   "numpy.random", "autograder.warm"]
 STDERR_KEPT = 64 * 1024  # of a grading process's standard error, the end is read back
 
@@ -89,69 +91,10 @@ def grade_notebook(argv: list[str]) -> int:
     return main(argv)
 
 
-def render_main(argv: list[str]) -> int:
-    """Entry point of a feedback process: die with the batch, then write pages on request."""
-    if not die_with(int(argv[0])):
-        return EXIT_NOT_GRADED
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
-    from autograder.feedback import serve
-
-    serve(sys.stdin, sys.stdout)
-    return 0
-
-
-class Renderers:
-    """Feedback processes, one per worker thread at a time: pages are drawn outside the batch's
-    interpreter, so that drawing them (matplotlib) runs in parallel like the grading."""
-
-    def __init__(self) -> None:
-        self._idle: queue.SimpleQueue[subprocess.Popen] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._all: list[subprocess.Popen] = []
-
-    def warm(self, count: int) -> None:
-        """Start ``count`` processes now: they import matplotlib while the first notebooks are graded."""
-        for _ in range(count):
-            self._idle.put(self._start())
-
-    def write(self, task: dict[str, Any]) -> str:
-        """Have an idle feedback process write one page; returns an error message or ''."""
-        try:
-            process = self._idle.get_nowait()
-        except queue.Empty:
-            process = self._start()
-        try:
-            process.stdin.write(json.dumps(task) + "\n")
-            process.stdin.flush()
-            reply = json.loads(process.stdout.readline() or '{"error": "the feedback process ended"}')
-        except (OSError, ValueError) as error:
-            reply = {"error": f"the feedback process failed ({error})"}
-        if process.poll() is None:
-            self._idle.put(process)
-        return reply.get("error", "")
-
-    def _start(self) -> subprocess.Popen:
-        process = subprocess.Popen(
-            [sys.executable, "-c", RENDER_CODE, str(os.getpid())], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, **CHILD_ENV},
-        )
-        with self._lock:
-            self._all.append(process)
-        return process
-
-    def close(self) -> None:
-        """End every feedback process (they exit when their input closes)."""
-        with self._lock:
-            processes, self._all = self._all, []
-        for process in processes:
-            with contextlib.suppress(OSError):
-                process.stdin.close()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+def resolve(entry: str) -> Callable[[list[str]], int]:
+    """The function ``module:function`` names (``ENTRY``)."""
+    module, _, function = entry.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 @dataclass
@@ -200,13 +143,13 @@ _MULTIPROCESSING = threading.Lock()
 class Processes:
     """The grading processes running now, so that an interrupted batch can end them.
 
-    ``entry`` is what a grading process runs (the single-file command; a test passes another
-    importable function)."""
+    ``entry`` is what a grading process runs (by default what ``ENTRY`` names: the single-file
+    command; a test passes another importable function)."""
 
-    def __init__(self, entry: Callable[[list[str]], int] = grade_notebook, warm: str = "") -> None:
+    def __init__(self, entry: Callable[[list[str]], int] | None = None, warm: str = "") -> None:
         self._running: set[Any] = set()
         self._context: Any = None
-        self.entry = entry
+        self.entry = entry or resolve(ENTRY)
         self.warm = warm
         self.stopping = False
 

@@ -1,117 +1,28 @@
-"""nbgrader's side of ``python -m autograder batch``: course configuration, gradebook, late penalties.
+"""nbgrader's gradebook, written as ``nbgrader autograde`` writes it.
 
-Everything goes through nbgrader itself: its configuration loader (``nbgrader_config.py``
-of the course root and Jupyter's config paths, as every ``nbgrader`` command reads them),
-its ``CourseDirectory`` for paths and ``timestamp.txt``, its ``GenerateAssignment``
-converter to put a missing assignment into the gradebook, its ``Gradebook`` API and ORM
-models to record scores, and the late-submission plugin configured for
-``AssignLatePenalties``. What ``nbgrader autograde`` writes for a submission, this module
-writes too: the student, the submission with its timestamp, an ``auto_score`` for every
-grade cell (``needs_manual_grade`` false unless a grader already gave a manual score), the
-"No response." comment of unanswered solution cells, and the late penalty.
+Through nbgrader's own ``Gradebook`` API and ORM models: ``ensure_assignment`` puts a missing
+assignment into the gradebook with nbgrader's ``GenerateAssignment`` converter (and brings its
+points up to date while it holds no submission); ``record`` writes one student's submission as
+``nbgrader autograde`` would: the student, the submission with its timestamp, an ``auto_score``
+for every grade cell (``needs_manual_grade`` false unless a grader already gave a manual score),
+the "No response." comment of unanswered solution cells, and the late penalty.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import shutil
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from autograder.course.late import LatePolicy
+from autograder.course.nbgrader_course import Course, CourseError
+
 NO_RESPONSE = "No response."
-
-
-class CourseError(Exception):
-    """The course is not set up for grading (no source notebook, gradebook out of date...)."""
-
-
-@dataclass
-class Course:
-    """An nbgrader course folder and one of its assignments, as nbgrader's configuration sees them."""
-
-    root: Path
-    assignment_id: str
-    notebook_id: str
-    source_notebook: Path
-    coursedir: Any  # nbgrader.coursedir.CourseDirectory
-    config: Any  # traitlets.config.Config
-    late_plugin: Any  # an nbgrader LateSubmissionPlugin (or the configured subclass)
-
-    @property
-    def db_url(self) -> str:
-        return self.coursedir.db_url
-
-    def submitted_folder(self) -> Path:
-        """``submitted/`` (or whatever ``CourseDirectory.submitted_directory`` names)."""
-        return self.root / self.coursedir.submitted_directory
-
-    def student_folder(self, student: str) -> Path:
-        """``submitted/<student>/<assignment>/``."""
-        return Path(self.coursedir.format_path(
-            self.coursedir.submitted_directory, student, self.assignment_id))
-
-    def student_path(self, student: str) -> tuple[Path, tuple[str, ...]]:
-        """``student_folder`` as the course's own folder (``submitted/``) and the names below it,
-        which the student controls (``(student, assignment)``): those are opened without
-        following a link (``autograder.studentfiles``)."""
-        folder = self.student_folder(student)
-        for base in (self.submitted_folder(), self.root):
-            relative = Path(os.path.relpath(folder, base))
-            if relative.parts and relative.parts[0] != "..":
-                return base, relative.parts
-        return Path(folder.anchor), folder.parts[1:]
-
-    def feedback_folder(self, student: str) -> Path:
-        """``feedback/<student>/<assignment>/``, where nbgrader's release_feedback looks."""
-        return Path(self.coursedir.format_path(
-            self.coursedir.feedback_directory, student, self.assignment_id))
-
-    def gradebook(self):  # noqa: ANN201 - nbgrader.api.Gradebook, imported lazily
-        from nbgrader.api import Gradebook
-
-        return Gradebook(self.db_url, self.coursedir.course_id)
-
-
-def open_course(root: Path, assignment_id: str) -> Course:
-    """Load nbgrader's configuration for the course at ``root`` and find the assignment's notebook."""
-    from nbgrader.apps.baseapp import NbGrader
-    from nbgrader.preprocessors import AssignLatePenalties
-    from sqlalchemy.exc import SAWarning
-
-    # Gradebook.add_submission builds its objects in a way SQLAlchemy 2 warns about (harmless;
-    # nbgrader autograde prints the same warnings).
-    warnings.filterwarnings("ignore", message="Object of type .* not in session", category=SAWarning)
-    app = NbGrader(log_level=logging.WARNING)
-    # Jupyter applications also load the nbgrader_config.py of the working directory, whose
-    # CourseDirectory.root (this kit's sets it to its own folder) would win: read from ``root``.
-    with contextlib.chdir(root):
-        app.initialize([], root=str(root))
-    coursedir = app.coursedir
-    coursedir.assignment_id = assignment_id
-    source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment_id))
-    notebooks = sorted(source.glob("*.ipynb"))
-    if len(notebooks) != 1:
-        raise CourseError(
-            f"{source}: expected the assignment's one source notebook, found {len(notebooks)}; "
-            "run from the course root (the folder with nbgrader_config.py)"
-        )
-    penalties = AssignLatePenalties(config=app.config)
-    penalties.init_plugin()
-    return Course(
-        root=Path(coursedir.root), assignment_id=assignment_id, notebook_id=notebooks[0].stem,
-        source_notebook=notebooks[0], coursedir=coursedir, config=app.config,
-        late_plugin=penalties.plugin_inst,
-    )
-
-
-# ----------------------------------------------------------------------------- the assignment
 
 
 @dataclass(frozen=True)
@@ -227,7 +138,7 @@ def _duedate(course: Course) -> str:
 
 
 def _changes(old: dict[str, float], new: dict[str, float]) -> str:
-    """``test_relu 10 -> 15 points, test_extra added (5 points)``: what differs."""
+    """``test_square 10 -> 15 points, test_extra added (5 points)``: what differs."""
     changes = []
     for cell in [*old, *(cell for cell in new if cell not in old)]:
         if cell not in new:
@@ -270,53 +181,6 @@ def _generate_assignment(course: Course) -> None:
         ) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-# ----------------------------------------------------------------------------- late submissions
-
-
-@dataclass
-class LatePolicy:
-    """The assignment's due date, students' extensions and the configured late-submission plugin."""
-
-    duedate: datetime | None
-    plugin: Any
-    extensions: dict[str, timedelta] = field(default_factory=dict)
-
-    def seconds_late(self, student: str, timestamp: datetime | None) -> float:
-        """As ``SubmittedAssignment.total_seconds_late``: 0 without a timestamp or a due date."""
-        if timestamp is None or self.duedate is None:
-            return 0.0
-        due = self.duedate + self.extensions.get(student, timedelta(0))
-        return max(0.0, (timestamp - due).total_seconds())
-
-    def penalty(self, student: str, score: float, seconds_late: float) -> float | None:
-        """As ``AssignLatePenalties``: the plugin's penalty, kept between 0 and the score."""
-        if seconds_late <= 0:
-            return None
-        penalty = self.plugin.late_submission_penalty(student, score, seconds_late)
-        if penalty is None:
-            return None
-        return min(max(float(penalty), 0.0), score)
-
-
-def parse_timestamp(text: str) -> datetime | None:
-    """A submission's ``timestamp.txt`` as nbgrader reads it (UTC, naive); None if it is empty.
-
-    Raises ``ValueError`` for a timestamp nbgrader cannot parse.
-    """
-    from nbgrader.utils import parse_utc
-
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return parse_utc(text)
-    except (ValueError, OverflowError, TypeError):
-        raise ValueError("not a timestamp nbgrader can read") from None
-
-
-# ----------------------------------------------------------------------------- entries
 
 
 @dataclass

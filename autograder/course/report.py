@@ -21,15 +21,15 @@ import io
 import re
 import statistics
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from autograder.assignment import Assignment
-from autograder.batchstore import ERROR, GRADED, IN_GRADEBOOK, scores_of
-from autograder.feedback import environment, write_html_atomically
-from autograder.figures import histogram_png
+from autograder.course.feedback import environment, write_html_atomically
+from autograder.course.figures import histogram_png
+from autograder.course.late import Lateness
+from autograder.course.store import ERROR, GRADED, IN_GRADEBOOK, scores_of
 from autograder.text import ISOLATION_NOTE, csv_cell, isolation_note, name, result_notes
 
 # How the sandbox words a limit hit or a crash of the student process (autograder/sandbox.py).
@@ -44,17 +44,9 @@ NOT_WRITTEN = re.compile(r"\braised NotImplementedError\b|\bnot written yet\b")
 QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
-@dataclass(frozen=True)
-class Late:
-    """A submission's lateness as the gradebook sees it."""
-
-    seconds_late: float
-    penalty: float | None
-
-
 def write_report(
     folder: Path, assignment_id: str, assignment: Assignment, records: dict[str, dict[str, Any] | None],
-    late: dict[str, Late], submitted: str = "submitted/", feedback: str = "feedback/",
+    late: dict[str, Lateness], submitted: str = "submitted/", feedback: str = "feedback/",
 ) -> Path:
     """Write the report of ``records`` (student -> record, None if never graded); returns index.html."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -80,6 +72,7 @@ def write_report(
         "limit_hits": limit_hits(scored),
         "problems": problems(records),
         "isolation": isolation_counts(graded),
+        "workers": worker_counts(graded),
     }
     page = folder / "index.html"
     write_html_atomically(environment().get_template("report.html.j2").render(**context), page)
@@ -97,6 +90,17 @@ def isolation_counts(records: Any) -> list[tuple[str, int]]:
     return counts.most_common()
 
 
+def worker_counts(records: Any) -> list[tuple[str, int]]:
+    """On which hosts the submissions were graded, when a cluster graded them (each result then
+    says which worker graded it and how that worker could isolate student code)."""
+    counts: Counter[str] = Counter()
+    for record in records:
+        worker = record["result"].get("extra_data", {}).get("worker")
+        if worker:
+            counts[str(worker.get("host", "?"))] += 1
+    return sorted(counts.items())
+
+
 def _layers(result: dict[str, Any]) -> str:
     """The layers from the result's ``extra_data``, for a record without the note."""
     isolation = result.get("extra_data", {}).get("isolation") or {}
@@ -106,7 +110,8 @@ def _layers(result: dict[str, Any]) -> str:
 
 
 def summary(
-    records: dict[str, dict[str, Any] | None], totals: list[float], max_score: float, late: dict[str, Late]
+    records: dict[str, dict[str, Any] | None], totals: list[float], max_score: float,
+    late: dict[str, Lateness],
 ) -> dict[str, Any]:
     statuses = Counter(r["status"] if r else ERROR for r in records.values())
     return {
@@ -254,7 +259,7 @@ def problems(records: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
 
 
 def scores_csv(
-    records: dict[str, dict[str, Any] | None], assignment: Assignment, late: dict[str, Late]
+    records: dict[str, dict[str, Any] | None], assignment: Assignment, late: dict[str, Lateness]
 ) -> str:
     """One row per student: status, score, max_score, late_penalty, final_score, points per grade id."""
     ids = [cell.grade_id for cell in assignment.graded]
