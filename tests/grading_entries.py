@@ -1,4 +1,4 @@
-"""Stand-ins for the single-file command in a batch's grading process (``batchprocs.Processes``).
+"""Stand-ins for the single-file command in a batch's grading process (``course.processes.Processes``).
 
 A grading process is forked by the forkserver and imports the function it runs by name, so
 these live in a module that imports nothing heavy.
@@ -49,7 +49,9 @@ def stand_in_grade(argv: list[str]) -> int:
     (``extra_data.stand_in``), and holds an "isolation:" note as the real grader's does.
     A notebook whose text holds ``STAND_IN_MESSAGE=`` fails one check of every task with the
     rest of that line as its message (Python escapes such as ``\\x1b`` decoded); one that holds
-    ``STAND_IN_UNREADABLE=`` is not read, for that reason, as an unreadable file is not."""
+    ``STAND_IN_UNREADABLE=`` is not read, for that reason, as an unreadable file is not. One
+    that holds ``STAND_IN_GATE=PATH`` first writes ``PATH.started-PID`` (the ids and command
+    lines of this process and its ancestors, one a line) and waits until ``PATH`` exists."""
     import hashlib
     import re
 
@@ -60,6 +62,11 @@ def stand_in_grade(argv: list[str]) -> int:
     assignment = read_assignment(argv[argv.index("--assignment") + 1])
     with open(notebook, "rb") as handle:
         content = handle.read()
+    if b"STAND_IN_KILL" in content:
+        os.kill(os.getpid(), 9)
+    gate = re.search(rb"STAND_IN_GATE=([^\n\"]*)", content)
+    if gate:
+        wait_at(gate.group(1).decode())
     said = re.search(rb"STAND_IN_MESSAGE=([^\n\"]*)", content)
     message = said.group(1).decode("unicode_escape") if said else ""
     unreadable = re.search(rb"STAND_IN_UNREADABLE=([^\n\"]*)", content)
@@ -84,3 +91,25 @@ def stand_in_grade(argv: list[str]) -> int:
     with open(results, "w") as handle:
         json.dump(result, handle)
     return 0 if score == assignment.total_points else 1
+
+
+def ancestry() -> list[tuple[int, str]]:
+    """This process and its ancestors: (pid, command line), nearest first."""
+    found, pid = [], os.getpid()
+    while pid > 1:
+        try:
+            command = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            break
+        found.append((pid, command))
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return found
+
+
+def wait_at(gate: str) -> None:
+    """Say where this grading runs (``GATE.started-PID``), then wait for the file ``GATE``."""
+    with open(f"{gate}.started-{os.getpid()}", "w") as handle:
+        handle.writelines(f"{pid} {command}\n" for pid, command in ancestry())
+    while not os.path.exists(gate):
+        time.sleep(0.05)

@@ -27,6 +27,10 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")
 # Built once with pip (what Gradescope's setup.sh installs, at the same pins), then copied into
 # each stage: the clone's own build/ may be closed to other users.
 HOST_VENV = REPOSITORY / "build" / "host-venv"
+# The same with what ``python -m autograder batch`` imports besides: nbgrader's gradebook, the
+# pages' templates and figures (at this environment's versions).
+BATCH_VENV = REPOSITORY / "build" / "batch-venv"
+BATCH_NEEDS = ("nbgrader", "jinja2", "matplotlib")
 # What the grader reads of the kit: its packages, the notebooks (grade ids, points, test cells)
 # with the visible checks beside them, and what runs the jobs of test_hosts.py.
 KIT = ("autograder", "solutions", "source", "release", "tests/host_runner.py")
@@ -64,36 +68,86 @@ def open_to_everyone(top: Path) -> None:
 
 def grading_requirements() -> str:
     """What grading imports, pinned at this environment's versions (as in the Gradescope zip)."""
-    from autograder.package import GRADER_NEEDS, pinned_requirements
+    try:
+        from autograder.lms.common import GRADER_NEEDS, pinned_requirements
+    except ImportError:  # before the packaging commands moved to autograder.lms
+        from autograder.package import GRADER_NEEDS, pinned_requirements
 
     return "".join(f"{pin}\n" for pin in pinned_requirements(GRADER_NEEDS))
 
 
-def host_venv() -> Path:
-    """``build/host-venv``: Debian's interpreter with what grading imports, rebuilt when the pins
+def built_venv(folder: Path, wanted: str) -> Path:
+    """``folder``: Debian's interpreter with the requirements ``wanted``, rebuilt when they
     change; one builder at a time (the suite's workers share it)."""
-    HOST_VENV.parent.mkdir(exist_ok=True)
-    wanted = grading_requirements()
-    pins = HOST_VENV / "requirements.txt"
-    with open(HOST_VENV.parent / ".host-venv.lock", "w") as lock:
+    folder.parent.mkdir(exist_ok=True)
+    pins = folder / "requirements.txt"
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not pins.exists() or pins.read_text() != wanted:
-            shutil.rmtree(HOST_VENV, ignore_errors=True)
-            subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(HOST_VENV)], check=True)
-            (HOST_VENV / "wanted.txt").write_text(wanted)
-            subprocess.run([str(HOST_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                            "-r", str(HOST_VENV / "wanted.txt")], check=True)
-            (HOST_VENV / "wanted.txt").rename(pins)  # last: a build cut short is built again
-    return HOST_VENV
+            shutil.rmtree(folder, ignore_errors=True)
+            subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(folder)], check=True)
+            (folder / "wanted.txt").write_text(wanted)
+            subprocess.run([str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                            "-r", str(folder / "wanted.txt")], check=True)
+            (folder / "wanted.txt").rename(pins)  # last: a build cut short is built again
+    return folder
 
 
-def stage_venv(folder: Path) -> Path:
-    """A copy of ``host_venv()`` at ``folder/venv``; its interpreter (run by path: the copy's
-    ``pyvenv.cfg`` makes it that venv, while the scripts in ``bin/`` still name the original)."""
-    copy = folder / "venv"
-    shutil.copytree(host_venv(), copy, symlinks=True)  # with pip's compiled files: nobody cannot write them
+def host_venv() -> Path:
+    """``build/host-venv``: Debian's interpreter with what grading imports."""
+    return built_venv(HOST_VENV, grading_requirements())
+
+
+def batch_venv() -> Path:
+    """``build/batch-venv``: Debian's interpreter with what grading imports (pinned) and what the
+    batch imports besides (at this environment's versions, their own requirements left to pip:
+    some of this environment's need a newer Python than Debian's)."""
+    import importlib.metadata
+
+    batch = "".join(f"{name}=={importlib.metadata.version(name)}\n" for name in BATCH_NEEDS)
+    return built_venv(BATCH_VENV, grading_requirements() + batch)
+
+
+def stage_venv(folder: Path, name: str = "venv", owner: int | None = None, built: Path | None = None) -> Path:
+    """A copy of ``built`` (``host_venv()`` by default) at ``folder/name``; its interpreter (run by
+    path: the copy's ``pyvenv.cfg`` makes it that venv; the scripts in ``bin/`` are made to name
+    it too). With ``owner``, every file of the copy belongs to that user (and group), as a
+    venv a user made on a laptop does: the student processes of a grader run by that user own
+    NumPy's files."""
+    original = built or host_venv()
+    copy = folder / name
+    shutil.copytree(original, copy, symlinks=True)  # with pip's compiled files
+    point_scripts_at(copy, original)
     open_to_everyone(copy)
+    if owner is not None:
+        give_to(copy, owner)
     return copy / "bin" / "python"
+
+
+def point_scripts_at(copy: Path, original: Path) -> None:
+    """The scripts of the copy's ``bin/`` (``alembic``, which nbgrader runs) started by the copy's
+    interpreter, not the original's."""
+    for script in (copy / "bin").iterdir():
+        if script.is_file() and not script.is_symlink():
+            text = script.read_bytes()
+            if text.startswith(b"#!" + bytes(original)):
+                script.write_bytes(text.replace(bytes(original), bytes(copy), 1))
+
+
+def give_to(top: Path, owner: int) -> None:
+    """``top`` and everything under it (links themselves, not their targets) owned by ``owner``."""
+    os.chown(top, owner, owner, follow_symlinks=False)
+    for folder, folders, files in os.walk(top):
+        for name in (*folders, *files):
+            os.chown(Path(folder, name), owner, owner, follow_symlinks=False)
+
+
+def numpy_init(python: Path) -> Path:
+    """``numpy/__init__.py`` of the venv whose interpreter is ``python`` (the venv's own copy)."""
+    venv = python.parent.parent
+    found = sorted(venv.glob("lib/python3*/site-packages/numpy/__init__.py"))
+    assert found, f"no NumPy in {venv}"
+    return found[0]
 
 
 def stage_kit(folder: Path) -> Path:

@@ -25,6 +25,7 @@ from corpus import (
     HOSTILE_CALL_SECONDS,
     REPOSITORY,
     SOURCE,
+    SOURCES,
     build,
     grade_id,
     read_json,
@@ -46,12 +47,15 @@ def corpus(mnist_env):
 
 
 @pytest.fixture(scope="module")
-def points() -> dict[str, float]:
-    return {cell.grade_id: cell.points for cell in read_assignment(SOURCE).graded}
+def points() -> dict[str, dict[str, float]]:
+    """Each assignment's points, by grade id in notebook order."""
+    return {name: {cell.grade_id: cell.points for cell in read_assignment(path).graded}
+            for name, path in SOURCES.items()}
 
 
-def check_entry(run: Graded, points: dict[str, float], runs: dict[str, Graded]) -> None:
+def check_entry(run: Graded, points: dict[str, dict[str, float]], runs: dict[str, Graded]) -> None:
     entry = run.entry
+    points = points[entry.assignment]
     assert run.results, f"no results (exit {run.returncode}): {run.stderr[-2000:]}"
     results = run.results
     assert [t["name"] for t in results["tests"]] == list(points)
@@ -230,4 +234,5 @@ def test_corpus_entries_build_what_they_say(tmp_path):
                 assert answers[f"{function}_solution"] == source or "@" in source  # placeholders filled
             text = json.dumps(notebook)
             assert not any(f"@{key}@" in text for key in ("MARKER", "RESULTS", "REPOSITORY", "SHARED"))
-            assert len(notebook["cells"]) == len(read_json(SOURCE)["cells"]) + len(entry.append)
+            base = read_json(SOURCES[entry.assignment])
+            assert len(notebook["cells"]) == len(base["cells"]) + len(entry.append)

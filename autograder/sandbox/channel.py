@@ -6,14 +6,14 @@ of one of the student's (``bind``) runs *here*, in the grading process, on the a
 that came back as plain data, and its result and its in-place changes to the arguments are
 sent back the same way. Only the functions of the request under way can be called, and only
 while it is under way. A message that answers an earlier request (a forged reply left the
-pipe out of step) raises ``OutOfStep``, so the caller can replace the process.
+pipe out of step) raises ``OutOfStep``, so the caller can replace the process and ask again.
 
 Every text and value in the pipe is the student's to forge: student code can write a whole
 reply of its own before the worker's. So each reply is confirmed: a probe whose id the
 student's code cannot know beforehand must be answered next, else the request was answered
-more than once (``AnsweredTwice``) and its process is not to be trusted. A call of the
-grader's function may add at most ``CALLBACK_BYTES`` to the grading process's address space
-(beyond, it raises ``MemoryError`` there): its arguments are the student's.
+more than once (``AnsweredTwice``, an ``OutOfStep``: its process is not to be trusted). A call
+of the grader's function may add at most ``CALLBACK_BYTES`` to the grading process's address
+space (beyond, it raises ``MemoryError`` there): its arguments are the student's.
 """
 
 from __future__ import annotations
@@ -37,9 +37,14 @@ from autograder.sandbox.streams import DeadlineStream
 class OutOfStep(wire.WireError):
     """A message that belongs to an earlier request: the process broke the protocol before."""
 
+    reason = "replies out of step"
 
-class AnsweredTwice(wire.WireError):
-    """More than one message answered the request just made: the student's code wrote a reply."""
+
+class AnsweredTwice(OutOfStep):
+    """More than one message answered the request just made: student code wrote a reply (the
+    function called, or something an earlier call left behind in the process)."""
+
+    reason = "more than one reply to one request"
 
 
 CALLBACK_BYTES = 256 * 2**20  # what one call of the grader's function may map: honest calls need a few MB
@@ -134,11 +139,12 @@ class Channel:
         tags: wire.ObjectTags | None,
     ) -> None:
         self.callbacks += 1
-        function = callables.functions.get(message.get("id"))
+        ident = message.get("id")
+        function = callables.functions.get(ident) if type(ident) is int else None  # a forged id: any JSON
         if function is None:
             self._send_raise("RuntimeError", "this function of the grader's cannot be called now")
             return
-        name = callables.names[message["id"]]
+        name = callables.names[ident]
         args, kwargs = wire.decode_arguments(
             message.get("args"), message.get("kwargs"), arrays, self._resolve, tags
         )

@@ -29,6 +29,7 @@ from autograder.sandbox.streams import DeadlineStream
 from autograder.sandbox.workspace import child_environment, prepare_folder
 
 MEMORY_SLACK = 64 * 2**20  # the cgroup's cap above the address-space limit: page tables, the init
+GLIBC_SIGNALS = 1 << 31 | 1 << 32  # signals 32 and 33: glibc's own handlers, set by its first thread
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,36 @@ class Started:
     folder: Path
     cgroup: Group | None
     group: str
+    depth: int = 0  # how far below the launched process the worker runs (2 under a PID namespace's init)
+
+    def worker_pid(self) -> int | None:
+        """The worker's process id as this process sees it; None where the kernel does not say."""
+        pid = self.process.pid
+        for _ in range(self.depth):
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                return None
+            if len(children) != 1:
+                return None
+            pid = int(children[0])
+        return pid
+
+    def activity(self) -> tuple[str, str] | None:
+        """What runs in the worker's process besides its loop, as the kernel says (student code
+        cannot forge it): its number of threads and the signals it catches (``Threads`` and
+        ``SigCgt`` of ``/proc/<pid>/status``). None where it cannot be read."""
+        pid = self.worker_pid()
+        try:
+            lines = Path(f"/proc/{pid}/status").read_text().splitlines() if pid else []
+        except OSError:
+            return None
+        fields = dict(line.split(":", 1) for line in lines if ":" in line)
+        try:
+            caught = int(fields["SigCgt"], 16) & ~GLIBC_SIGNALS
+            return fields["Threads"].strip(), f"{caught:x}"
+        except (KeyError, ValueError):
+            return None
 
     def stop(self) -> None:
         """Kill the process and everything it started; remove its control group and folder."""
@@ -120,4 +151,4 @@ def launch(group: str, layers: Layers, limits: Limits, uid: int | None, own: Pat
         raise GraderError(f"could not set up the student process ({why}); {layers.summary()}") from None
     os.close(error_read)
     return Started(process, DeadlineStream(request_write), DeadlineStream(reply_read), folder, cgroup,
-                   group), layers
+                   group, 2 if layers.namespaces else 0), layers

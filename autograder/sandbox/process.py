@@ -112,6 +112,8 @@ class Sandbox:
         self._prestart = list(prestart)
         self._spares: dict[str, Started] = {}  # launched, not yet loaded: no student code has run there
         self._grader_error: GraderError | None = None  # once the host failed us, it fails every call
+        self._calm: tuple[str, str] | None = None  # the worker's threads and handlers before student code
+        self._function = ""  # the function called last: its checks are done when another's begin
         self._uid = uids.acquire() if self.layers.own_uid else None
         if self.layers.own_uid and self._uid is None:
             self.layers = self.layers.without("own uid", "no free user id in the sandbox range")
@@ -158,6 +160,9 @@ class Sandbox:
         stale = isinstance(function, RemoteFunction) and function.generation != self.generation
         if stale or (isinstance(function, RemoteFunction) and self._current is None):
             raise SandboxError(f"{name} belonged to a student process that has ended")
+        if isinstance(function, str) and not self._calls_under_way and name != self._function:
+            self._replace_if_busy()
+            self._function = name
         callables = GraderCallables().including(self._bound)
         outermost = not self._calls_under_way
         if outermost:
@@ -279,8 +284,11 @@ class Sandbox:
         function: str = "",
         tags: wire.ObjectTags | None = None,
     ) -> tuple[dict, list]:
-        """Send ``request`` to the process ``process`` (started if need be); a process found out of
-        step (an earlier call forged a reply) is replaced and the request sent once more."""
+        """Send ``request`` to the process ``process`` (started if need be). A process found out of
+        step (a forged reply, of this call or left by an earlier one) or that ended by itself
+        during a call (an exit, a crash: perhaps of a timer or a thread an earlier call left) is
+        replaced and the request sent once more, to a fresh process, what the grader's functions
+        counted forgotten; the function is blamed when it happens again."""
         for attempt in (1, 2):
             if self._current is not None and self._current.group != process:
                 self._kill()
@@ -295,12 +303,21 @@ class Sandbox:
                         "(its process was restarted)"
                     )
                 return header, out
-            except OutOfStep:
+            except OutOfStep as error:
                 self._kill()
-                if attempt == 2:
-                    raise SandboxError(
-                        f"broke the connection to the grader (replies out of step) {where}"
-                    ) from None
+                if attempt == 2 or not _portable(request):
+                    said = f"broke the connection to the grader ({error.reason}) {where}"
+                    if function:
+                        self._broken[function] = said
+                    raise SandboxError(said) from None
+                _start_over(callables)
+            except ProcessEnded as error:
+                if attempt == 1 and function and _portable(request):
+                    _start_over(callables)
+                    continue
+                if function:
+                    self._broken[function] = str(error)
+                raise
             except SandboxError as error:
                 if function and self._current is None:  # the process died; a memory error leaves it running
                     self._broken[function] = str(error)
@@ -365,6 +382,7 @@ class Sandbox:
                 if spare is None:
                     self._start_spares(group)
                 self._greet(replace_if_gone=spare is not None)
+                self._calm = self._current.activity()
             except GraderError as error:
                 self._kill()
                 self._grader_error = error
@@ -423,6 +441,11 @@ class Sandbox:
                 arrays = []
             try:
                 header, _ = self._exchange(request, arrays, where)
+            except OutOfStep as error:  # the cell wrote a reply of its own: it is skipped
+                self._kill()
+                self._skip.add(cell.index)
+                self.cell_errors[cell.index] = f"broke the connection to the grader ({error.reason}) {where}"
+                raise SandboxError(self.cell_errors[cell.index]) from None
             except SandboxError as error:
                 self._skip.add(cell.index)
                 self.cell_errors[cell.index] = str(error)
@@ -457,8 +480,9 @@ class Sandbox:
             raise
         except (TimeoutError, EOFError, BrokenPipeError, wire.WireError) as error:
             reason = self._failure_reason(error, where, seconds is not None)
+            ended = self._ended_by_itself(error)
             self._kill()
-            raise SandboxError(reason) from None
+            raise (ProcessEnded if ended else SandboxError)(reason) from None
 
     def _failure_reason(self, error: Exception, where: str, starting: bool) -> str:
         if isinstance(error, TimeoutError):
@@ -480,6 +504,16 @@ class Sandbox:
             return "could not install its seccomp filter"
         return f"exited with status {status} {where}"
 
+    def _ended_by_itself(self, error: Exception) -> bool:
+        """Whether the process ended of its own (an exit, a crash, a signal it raised), not at a limit
+        the grader holds it to (time, output, CPU, memory) nor killed from outside."""
+        if not isinstance(error, EOFError | BrokenPipeError) or self._current is None:
+            return False
+        status = self._current.process.returncode
+        if status is None:
+            return False
+        return status >= 0 or -status not in (signal.SIGXFSZ, signal.SIGXCPU, signal.SIGKILL)
+
     def _signal_reason(self, number: int) -> str:
         if number == signal.SIGXFSZ:
             return f"killed: output limit {size(self.limits.output_bytes)} exceeded"
@@ -492,10 +526,41 @@ class Sandbox:
             return f"killed (memory limit {size(self.limits.memory_bytes)} or an outside kill)"
         return f"crashed with signal {signal.Signals(number).name}"
 
+    def _replace_if_busy(self) -> None:
+        """End the current process when student code left something running in it (a thread, a
+        signal handler) that could write to the grader while the next function is checked: that
+        function's checks start in a fresh process, with nothing of the last one's."""
+        if self._current is not None and self._calm is not None and self._current.activity() != self._calm:
+            self._kill()
+
     def _kill(self) -> None:
         current, self._current, self._channel = self._current, None, None
         if current is not None:
             current.stop()
+
+
+class ProcessEnded(SandboxError):
+    """The student process ended by itself during a request (an exit, a crash)."""
+
+
+def _portable(node: Any) -> bool:
+    """Whether a request can be sent to another process: it names no object of the notebook kept
+    in the one it was made for (a ``handle``: a function the notebook returned, say)."""
+    if isinstance(node, dict):
+        return node.get("t") != "handle" and all(_portable(value) for value in node.values())
+    if isinstance(node, list):
+        return all(_portable(item) for item in node)
+    return True
+
+
+def _start_over(callables: GraderCallables | None) -> None:
+    """A request is sent again: the failures of the grader's functions in the first attempt, and
+    what they counted there (a function the checks count calls of has ``restart``), are dropped."""
+    if callables is None:
+        return
+    callables.failures.clear()
+    for restart in {getattr(f, "restart", None) for f in callables.functions.values()} - {None}:
+        restart()
 
 
 def _registrar(callables: GraderCallables) -> Callable[[Any], Any]:

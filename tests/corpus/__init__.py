@@ -1,6 +1,7 @@
 """A catalogue of submissions for the grader's tests, and how to build each one.
 
-An ``Entry`` starts from the instructor's source notebook (every answer correct) and
+An ``Entry`` starts from the instructor's source notebook of its ``assignment`` (every answer
+correct; ``SOURCES``, mnist_mlp's by default), is graded as that assignment, and
 replaces some answer cells (``replace``: function name -> the source of its
 ``<function>_solution`` cell), appends code cells the student added (``append``), or
 is a file of raw bytes (``raw``). Its expectation is one of:
@@ -13,13 +14,17 @@ is a file of raw bytes (``raw``). Its expectation is one of:
 Sources may hold placeholders filled in when the file is built: ``@RESULTS@`` (the
 absolute path the grader writes its results to), ``@MARKER@`` (a string unique to the
 run, for finding processes and files the submission leaves behind), ``@REPOSITORY@``
-(this checkout) and ``@SHARED@`` (the shared folder beside it).
+(this checkout) and ``@SHARED@`` (the shared folder beside it); ``@VICTIM@`` (a file of the
+grader's user outside every folder the sandbox allows), ``@BYSTANDER@`` (the pid of a process
+of the grader's user) and ``@LEAKED@`` (the results of the run of the entry named by ``after``,
+base64-encoded), which runs that provide none fill with a path that does not exist, 0 and ''.
 
 ``kind`` groups entries: correct, mistake, hostile, tampering, broken.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import textwrap
@@ -39,10 +44,20 @@ GRADE_IDS = (
     "test_evaluate",
     "test_train",
 )
-# Limits for the hostile entries, far from the honest work's own time (the longest honest call
-# takes well under a second on an idle core): a loop hits them whatever the machine's load,
-# and honest code never does, even on a machine many times busier than idle.
-HOSTILE_CALL_SECONDS = 10
+# Each assignment's base notebook (every answer correct) and grade ids; SOURCE and GRADE_IDS are mnist_mlp's.
+SOURCES = {"mnist_mlp": SOURCE,
+           "mnist_minibatch": REPOSITORY / "source" / "mnist_minibatch" / "mnist_minibatch.ipynb"}
+ASSIGNMENT_GRADE_IDS = {
+    "mnist_mlp": GRADE_IDS,
+    "mnist_minibatch": ("test_init_params", "test_affine_forward", "test_affine_backward",
+                        "test_softmax_cross_entropy", "test_loss_and_gradients", "test_minibatch_indices",
+                        "test_sgd_step", "test_train"),
+}
+# Limits for the hostile entries, far from the honest work's own time (the longest honest call,
+# train's accuracy run with the grader's versions of the functions it calls, each call answered
+# from the grading process, takes about 2 s on an idle core): a loop hits them whatever the
+# machine's load, and honest code never does, even on a machine many times busier than idle.
+HOSTILE_CALL_SECONDS = 20
 HOSTILE_LIMITS = ("--call-timeout", str(HOSTILE_CALL_SECONDS), "--timeout", "60")
 
 
@@ -63,10 +78,12 @@ class Entry:
     # asserted. Limits are tested by the limit firing and the results saying so, not by a stopwatch.
     max_seconds: float = 30.0
     known_hole: str = ""  # a known weakness of the grader this entry shows (see docs/grading.md)
+    after: str | None = None  # a "next submission": graded after that entry, from its results (@LEAKED@)
+    assignment: str = "mnist_mlp"  # whose base notebook it starts from, and what it is graded as
 
     def __post_init__(self) -> None:
         assert (self.loses is None) != (self.no_better_than is None), self.name
-        assert self.loses is None or self.loses <= set(GRADE_IDS), self.name
+        assert self.loses is None or self.loses <= set(ASSIGNMENT_GRADE_IDS[self.assignment]), self.name
 
     @property
     def full(self) -> bool:
@@ -115,26 +132,37 @@ def fill(text: str, placeholders: Mapping[str, str]) -> str:
     return text
 
 
+ABSENT = {"VICTIM": "/nonexistent-autograder-victim/victim", "BYSTANDER": "0", "LEAKED": ""}
+
+
+def leaked(results: dict) -> str:
+    """``@LEAKED@`` for an entry graded after another: that run's results, base64-encoded."""
+    return base64.b64encode(json.dumps(results).encode()).decode()
+
+
 def build(entry: Entry, path: Path, placeholders: Mapping[str, str] = {}) -> Path:
     """Write the entry's submission to ``path``."""
     if entry.raw is not None:
         path.write_bytes(entry.raw())
         return path
-    values = {"REPOSITORY": str(REPOSITORY), "SHARED": str(REPOSITORY.parent / "shared"), **placeholders}
-    notebook = notebook_for(entry, read_json(SOURCE))
+    values = {"REPOSITORY": str(REPOSITORY), "SHARED": str(REPOSITORY.parent / "shared"), **ABSENT,
+              **placeholders}
+    notebook = notebook_for(entry, read_json(SOURCES[entry.assignment]))
     text = fill(json.dumps(notebook, indent=1), {k: json.dumps(v)[1:-1] for k, v in values.items()})
     path.write_text(text, encoding="utf-8")
     return path
 
 
 def all_entries() -> list[Entry]:
-    from corpus import broken, correct, hostile, mistakes, students
+    from corpus import broken, correct, hostile, minibatch, mistakes, round3, students
 
-    entries = [*correct.ENTRIES, *mistakes.ENTRIES, *students.ENTRIES, *hostile.ENTRIES, *broken.ENTRIES]
+    entries = [*correct.ENTRIES, *mistakes.ENTRIES, *students.ENTRIES, *hostile.ENTRIES, *round3.ENTRIES,
+               *broken.ENTRIES, *minibatch.ENTRIES]
     names = [entry.name for entry in entries]
     assert len(names) == len(set(names)), "entry names must be unique"
     for entry in entries:
         assert entry.no_better_than is None or entry.no_better_than in names, entry.name
+        assert entry.after is None or entry.after in names[: names.index(entry.name)], entry.name
     return entries
 
 
