@@ -39,6 +39,26 @@ MISTAKES = {
             "    return loss, np.argmax(layer_2) == np.argmax(label)\n")},
         "loses": ["test_train_step"],
     },
+    "train_step_not_in_place": {
+        "replace": {"train_step": (
+            "def train_step(layer_0, label, weights_1, weights_2, learning_rate, dropout_mask):\n"
+            "    layer_1 = relu(layer_0 @ weights_1) * dropout_mask * 2\n"
+            "    layer_2 = layer_1 @ weights_2\n"
+            "    error = label - layer_2\n"
+            "    delta_1 = (weights_2 @ error) * relu2deriv(layer_1) * dropout_mask\n"
+            "    weights_1 = weights_1 + learning_rate * np.outer(layer_0, delta_1)\n"
+            "    weights_2 = weights_2 + learning_rate * np.outer(layer_1, error)\n"
+            "    return float(np.sum(error ** 2)), bool(np.argmax(layer_2) == np.argmax(label))\n")},
+        "loses": ["test_train_step"],
+    },
+    "evaluate_keeps_dropout_scale": {
+        "replace": {"evaluate": (
+            "def evaluate(images, labels, weights_1, weights_2):\n"
+            "    outputs = (relu(images @ weights_1) * 2) @ weights_2\n"
+            "    loss = float(np.sum((labels - outputs) ** 2))\n"
+            "    return loss, int(np.sum(np.argmax(outputs, axis=1) == np.argmax(labels, axis=1)))\n")},
+        "loses": ["test_evaluate"],
+    },
     "evaluate_forgets_relu": {
         "replace": {"evaluate": (
             "def evaluate(images, labels, weights_1, weights_2):\n"
