@@ -10,7 +10,8 @@ Its layers, each a module, used where the host allows (``layers.detect``):
 - ``cgroup`` and ``limits``: memory, tasks, time, output;
 - ``child``: the set-up, in order, between fork and exec; ``workspace``: the folder a process
   starts with; ``launch``: one process launched (folder, control group, pipes) and stopped;
-  ``process``: the processes of one submission; ``channel``: the requests, replies and calls
+  ``running``: the processes of one submission, launched and replaced; ``process``: what
+  is asked of them (``Sandbox``); ``channel``: the requests, replies and calls
   back to the grader through one process's pipes; ``replies``: what comes back, checked and capped.
 """
 

@@ -1,5 +1,5 @@
-"""The student processes (autograder/sandbox/process.py): calls, limits and their messages, restarts,
-clean-up, and what each process can reach."""
+"""The student processes (autograder/sandbox/running.py and process.py): calls, limits and their
+messages, restarts, clean-up, and what each process can reach."""
 
 from __future__ import annotations
 
