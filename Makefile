@@ -75,6 +75,9 @@ test: venv mnist
 # (Debian's slurm-wlm and munge, started and stopped by the script; needs root and a few
 # minutes), through `batch --cluster slurm`, and compared with the local batch's gradebook.
 test-slurm: venv mnist
+	@command -v slurmctld >/dev/null && command -v munged >/dev/null || { \
+		echo "make: installing Debian's slurm-wlm and munge (root)..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge; }
 	bench/slurm_demo.sh
 
 # nbgrader's INFO lines (each file it copies) and its warning that --force removes the old

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import gradescope_kit as kit
 import pytest
+from corpus import points_of
 from gradescope_kit import is_grader_error, reference_notebook, run_gradescope, with_answer
 from staging import SYSTEM_PYTHON, folder_for_everyone, stage_venv, system_python_usable
 
@@ -78,7 +79,8 @@ def test_every_text_is_markdown_with_the_students_text_escaped(root: Path, env: 
     assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in relu_output and "\\*\\*strong\\*\\*" in relu_output
     assert "&lt;i&gt;mine&lt;/i&gt;" in results["tests"][0]["output"]
     assert "isolation" not in text and "seccomp" not in text  # the sandbox's layers: for the staff
-    assert results["score"] == 90
+    points = points_of("mnist_mlp")
+    assert results["score"] == sum(points.values()) - points["test_relu"]
 
 
 def test_execution_time_is_an_integer(root: Path, env: dict) -> None:
@@ -301,7 +303,7 @@ def test_a_correct_notebook_gets_full_marks_on_half_a_core_in_768_mb(root: Path,
             (group / "cgroup.procs").write_text(str(os.getpid()))
 
     results, stdout = run_gradescope(root, env, {"mnist_mlp.ipynb": reference_notebook()}, preexec_fn=enter)
-    assert results["score"] == 100, stdout
+    assert results["score"] == sum(points_of("mnist_mlp").values()), stdout
     assert all(t["status"] == "passed" for t in results["tests"]), stdout
     stats = dict(line.split() for line in (half_a_core[0] / "cpu.stat").read_text().splitlines())
     assert int(stats["nr_throttled"]) > 0  # the quota held it back: it did run on half a core
@@ -380,7 +382,7 @@ def test_a_containers_root_runs_student_code_as_a_user_of_its_own(debian_root) -
     assert setup.returncode == 0, setup.stderr
     results, stdout = run_gradescope(root, env, {"mnist_mlp.ipynb": reference_notebook()},
                                      launcher=CONTAINER_ROOT)
-    assert results["score"] == 100, stdout
+    assert results["score"] == sum(points_of("mnist_mlp").values()), stdout
     isolation = results["extra_data"]["isolation"]
     layers = [layer.split(" (")[0] for layer in isolation["layers"]]
     assert "own uid" in layers and "cgroup" in layers and "namespaces" not in layers, isolation

@@ -25,8 +25,9 @@ corpus's runs. By default host (c), which has the fewest layers, takes the attac
 beyond the student's process (every hostile entry with code, and tampering that names a file, a
 process or the system); host (B) those that an own user or a control group could change
 (processes, memory, output). The attacks of round 3 on metadata, stores, other processes, the
-grader's memory and the wire's thread, and the amplifying files, run on every host: on (b),
-whose layers are (c)'s but whose student code is root, those are its default.
+grader's memory and the wire's thread run on every host: on (b), whose layers are (c)'s but
+whose student code is root, those are its default; the amplifying files (caps of the grading
+process, whatever the host) on (a) and (c).
 ``pytest --exhaustive`` grades every attack on every other host.
 """
 
@@ -123,6 +124,20 @@ def reaches_another_process(entry) -> bool:
     return any(word in source for source in sources for word in OTHER_PROCESS)
 
 
+def names_what_is_around(entry) -> bool:
+    """Whether an attack's code names something beyond its process (a path, the os module, a
+    signal, a socket): what only the host's layers stop. Code that only loops, exits or
+    imports is stopped by the limits and the seccomp filter alike on every host (``--exhaustive``
+    grades it on (c) too)."""
+    sources = [*entry.replace.values(), *entry.append]
+    return any(word in source for source in sources for word in REACHING)
+
+
+def meets_a_limit(entry) -> bool:
+    """Whether an attack fills memory or output (a limit an own user or a control group adds to)."""
+    return any(option in entry.options for option in LIMITS)
+
+
 def meets_a_limit_or_a_process(entry) -> bool:
     """Whether an attack's outcome depends on what an own user and a control group add: it names
     another process, or fills memory or output."""
@@ -134,15 +149,18 @@ def meets_a_limit_or_a_process(entry) -> bool:
 # attack that reaches beyond the process; (B) those an own user or a control group could change.
 # (b) has (c)'s layers, its student code root instead of the grader's user: what that changes is
 # what round 3 attacks (root's files and processes), the rest is (c)'s with --exhaustive.
-SAMPLED = {"b": lambda entry: False, "B": meets_a_limit_or_a_process, "c": reaches_the_host}
+SAMPLED = {"b": lambda entry: False, "B": meets_a_limit_or_a_process,
+           "c": lambda e: reaches_the_host(e) and (names_what_is_around(e) or meets_a_limit(e))}
 
 
 def attacks_on(host: str, config: pytest.Config) -> list[str]:
     """The attacks graded on ``host`` (see the module's docstring and ``SAMPLED``)."""
-    chosen = {*EVERYWHERE, *AMPLIFYING}
+    exhaustive = config.getoption("exhaustive")
+    # The grading process's caps do not depend on the host's layers: by default on (a) and on
+    # (c), the host with the fewest layers.
+    chosen = {*EVERYWHERE, *(AMPLIFYING if exhaustive or host in ("a", "c") else ())}
     if host == "a":
         return [e.name for e in ATTACKS if e.name in chosen]
-    exhaustive = config.getoption("exhaustive")
     sampled = SAMPLED[host]
     return [e.name for e in ATTACKS
             if exhaustive or e.name in chosen or (sampled(e) and e.name not in ROUND3)]
@@ -157,6 +175,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "attack" in metafunc.fixturenames:
         pairs = [(host, name) for host in HOSTS for name in attacks_on(host, metafunc.config)]
         metafunc.parametrize(("host", "attack"), pairs, ids=[f"{h}-{n}" for h, n in pairs])
+    if "amplified" in metafunc.fixturenames:
+        pairs = [(host, name) for host in HOSTS for name in attacks_on(host, metafunc.config)
+                 if name in AMPLIFYING]
+        metafunc.parametrize("amplified", pairs, ids=[f"{h}-{n}" for h, n in pairs])
 
 
 pytestmark = [
@@ -418,10 +440,9 @@ def test_attack_gains_nothing_on_host(host_runs, host, attack):
     assert 0 < run.grader_peak < GRADER_MEMORY_BOUND
 
 
-@pytest.mark.parametrize("host", HOSTS)
-@pytest.mark.parametrize("name", AMPLIFYING)
-def test_the_grading_process_stays_bounded(host_runs, host, name):
+def test_the_grading_process_stays_bounded(host_runs, amplified):
     """Forged replies, huge or deep notebooks and huge messages: graded, with bounded memory and output."""
+    host, name = amplified
     run = host_runs.get(host, name)
     assert run.results and run.failed == BY_NAME[name].loses
     assert 0 < run.grader_peak < GRADER_MEMORY_BOUND
@@ -657,8 +678,11 @@ def test_the_attack_corpus_covers_every_route(pytestconfig):
         assert needed in kinds["B"] and needed in kinds["c"]
     assert {"evaluate_allocates_10_gib", "train_memory_creep", "one_hot_print_flood"} <= kinds["B"]
     for host in HOSTS:
-        assert {*EVERYWHERE, *AMPLIFYING} <= kinds[host]
+        assert set(EVERYWHERE) <= kinds[host]
         assert set(round3.REACHING_OUT) <= kinds[host]
+    assert set(AMPLIFYING) <= kinds["a"] & kinds["c"]
+    if pytestconfig.getoption("exhaustive"):
+        assert all(set(AMPLIFYING) <= kinds[host] for host in HOSTS)
     assert set(GRADE_IDS) and sys.platform == "linux"
     reaching = {e.name for e in ATTACKS if reaches_the_host(e)}
     assert {"writes_fake_results", "reads_shared_files", "execs_reference_file"} <= reaching

@@ -17,25 +17,19 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from corpus import points_of
 from nbgrader.api import Gradebook
 
 ASSIGNMENT = "mnist_mlp"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
-POINTS = {
-    "test_one_hot_encoding": 10,
-    "test_relu": 10,
-    "test_relu2deriv": 10,
-    "test_dropout_mask": 10,
-    "test_train_step": 30,
-    "test_evaluate": 10,
-    "test_train": 20,
-}
+POINTS = points_of(ASSIGNMENT)  # from the notebook's metadata
+TOTAL = sum(POINTS.values())
 EXPECTED_TOTAL = {
-    "solved": 100,
-    "typed": 100,
+    "solved": TOTAL,
+    "typed": TOTAL,
     "blank": 0,
-    "wrong_relu2deriv": 90,
-    "deleted_test": 100,
+    "wrong_relu2deriv": TOTAL - POINTS["test_relu2deriv"],
+    "deleted_test": TOTAL,
 }
 SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
 
@@ -136,7 +130,7 @@ def test_feedback_html(course):
     for student, total in EXPECTED_TOTAL.items():
         page = course / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
         scores = re.findall(r"Score: ([0-9.]+) / ([0-9.]+)", page.read_text(encoding="utf-8"))
-        assert scores[0] == (f"{total:.1f}", "100.0"), f"{student}: {scores[:1]}"
+        assert scores[0] == (f"{total:.1f}", f"{TOTAL:.1f}"), f"{student}: {scores[:1]}"
     wrong = course / "feedback" / "wrong_relu2deriv" / ASSIGNMENT / "mnist_mlp.html"
     # The hint is wrapped to the width nbgrader's dialog and command line show.
     assert "use &gt; rather than &gt;=" in " ".join(wrong.read_text(encoding="utf-8").split())
@@ -149,7 +143,7 @@ def test_export_csv(course):
     for student, total in EXPECTED_TOTAL.items():
         assert rows[student]["assignment"] == ASSIGNMENT
         assert float(rows[student]["score"]) == total
-        assert float(rows[student]["max_score"]) == 100
+        assert float(rows[student]["max_score"]) == TOTAL
 
 
 def test_nothing_written_outside_the_course(course):

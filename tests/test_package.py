@@ -25,6 +25,7 @@ from pathlib import Path
 import gradescope_kit as kit
 import nbformat
 import pytest
+from corpus import points_of
 from gradescope_kit import (
     REPOSITORY,
     SUBMISSIONS,
@@ -293,7 +294,9 @@ def test_run_autograder_gives_the_single_file_score(
     files = {"mnist_mlp.ipynb": notebook.read_text()}
     results, stdout = run_gradescope(gradescope_root, gradescope_env, files)
     assert results["score"] == expected
-    assert expected == {"reference": 100, "mistaken": 90, "broken": 0}[kind]
+    points = points_of("mnist_mlp")
+    total = sum(points.values())
+    assert expected == {"reference": total, "mistaken": total - points["test_relu2deriv"], "broken": 0}[kind]
     assert f"grader: {gradescope_root / 'source' / 'autograder'}" in stdout  # the unpacked copy graded
     submission = results["tests"][0]
     assert submission["status"] == ("failed" if kind == "broken" else "passed")
@@ -303,12 +306,15 @@ def test_results_hide_each_task_until_the_due_date(gradescope_root: Path, grades
     results, _ = run_gradescope(gradescope_root, gradescope_env, {"mnist_mlp.ipynb": mistaken_notebook()})
     first, *tasks = results["tests"]
     assert first["name"] == "Submission" and first["visibility"] == "visible" and "score" not in first
-    assert "Total: 90 / 100" in plain(first["output"]) and "after the due date" in plain(first["output"])
+    points = points_of("mnist_mlp")
+    total, mistaken = sum(points.values()), sum(points.values()) - points["test_relu2deriv"]
+    assert f"Total: {mistaken:g} / {total:g}" in plain(first["output"])
+    assert "after the due date" in plain(first["output"])
     assert [t["name"] for t in tasks] == [c.grade_id for c in read_assignment(kit.RELEASE).graded]
     assert {t["visibility"] for t in tasks} == {"after_due_date"}
     assert "test_relu2deriv" not in plain(first["output"])  # which task failed is not shown at once
     assert results["stdout_visibility"] == "hidden" and results["visibility"] == "visible"
-    assert sum(t["score"] for t in tasks) == results["score"] == 90
+    assert sum(t["score"] for t in tasks) == results["score"] == mistaken
 
 
 def test_no_notebook_or_several_get_a_clear_zero(gradescope_root: Path, gradescope_env: dict) -> None:
@@ -320,7 +326,7 @@ def test_no_notebook_or_several_get_a_clear_zero(gradescope_root: Path, gradesco
     assert several["score"] == 0
     assert 'holds 2 notebooks ("a/mnist_mlp.ipynb", "b/copy.ipynb")' in plain(several["output"])
     assert several["tests"][0]["status"] == "failed"
-    assert sum(t["max_score"] for t in several["tests"][1:]) == 100
+    assert sum(t["max_score"] for t in several["tests"][1:]) == sum(points_of("mnist_mlp").values())
 
 
 def test_another_assignments_notebook_gets_a_clear_zero(gradescope_root: Path, gradescope_env: dict,
@@ -331,13 +337,14 @@ def test_another_assignments_notebook_gets_a_clear_zero(gradescope_root: Path, g
     assert not is_grader_error(results) and results["score"] == 0
     shown = plain(results["tests"][0]["output"])
     assert "part_b.ipynb carries 0 of its 3 grade ids from assignment mnist_mlp" in shown
-    assert "Nothing was graded." in shown and sum(t["max_score"] for t in results["tests"][1:]) == 100
+    assert "Nothing was graded." in shown
+    assert sum(t["max_score"] for t in results["tests"][1:]) == sum(points_of("mnist_mlp").values())
 
 
 def test_checkpoint_copies_are_not_counted(gradescope_root: Path, gradescope_env: dict) -> None:
     files = {"mnist_mlp.ipynb": reference_notebook(), ".ipynb_checkpoints/mnist_mlp-checkpoint.ipynb": "{}"}
     results, _ = run_gradescope(gradescope_root, gradescope_env, files)
-    assert results["score"] == 100
+    assert results["score"] == sum(points_of("mnist_mlp").values())
 
 
 def test_a_plain_assignment_is_graded_with_its_hidden_tests(

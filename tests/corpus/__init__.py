@@ -103,6 +103,20 @@ def loses(*functions: str) -> frozenset[str]:
 FULL = frozenset()
 
 
+def points_of(assignment: str = "mnist_mlp") -> dict[str, float]:
+    """The points of each graded cell of ``assignment``, in notebook order, as its notebook's
+    metadata gives them (the tests never write points down: an instructor may change them)."""
+    from autograder.assignment import read_assignment
+
+    return {cell.grade_id: cell.points for cell in read_assignment(SOURCES[assignment]).graded}
+
+
+def expected_score(entry: Entry) -> float:
+    """What an entry with declared losses scores: every point but those of the grade ids it loses."""
+    points = points_of(entry.assignment)
+    return sum(points.values()) - sum(points[grade] for grade in entry.loses or ())
+
+
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -176,3 +190,37 @@ def _load() -> None:
 
 
 _load()
+
+
+def kind_of_answer(entry: Entry) -> tuple:
+    """What an honest entry answers and how it should score: entries alike in this are graded alike."""
+    return entry.assignment, entry.kind, frozenset(entry.replace), bool(entry.append), entry.loses
+
+
+def named_in_tests() -> set[str]:
+    """The entries the kit's tests name (a quoted name in a test file outside the corpus)."""
+    tests = Path(__file__).resolve().parent.parent
+    files = [path for path in tests.rglob("*.py") if "corpus" not in path.parts]
+    text = "".join(path.read_text(encoding="utf-8") for path in files)
+    return {name for name in BY_NAME if f'"{name}"' in text}
+
+
+def sample(exhaustive: bool = False) -> list[Entry]:
+    """The entries a default test run grades: every hostile, tampering and broken one; of the
+    correct answers and honest mistakes, the first of each kind of answer (``kind_of_answer``:
+    every function and every outcome), the entries the tests name, and those other entries are
+    measured against or graded after. ``exhaustive``: every entry."""
+    if exhaustive:
+        return list(ENTRIES)
+    chosen = {entry.name for entry in ENTRIES if entry.kind not in ("correct", "mistake")} | named_in_tests()
+    firsts: dict[tuple, str] = {}
+    for entry in ENTRIES:
+        if entry.kind in ("correct", "mistake"):
+            firsts.setdefault(kind_of_answer(entry), entry.name)
+    chosen |= set(firsts.values())
+    while True:  # what the chosen ones need, and what that needs
+        needed = {n for name in chosen for n in (BY_NAME[name].no_better_than, BY_NAME[name].after) if n}
+        if needed <= chosen:
+            break
+        chosen |= needed
+    return [entry for entry in ENTRIES if entry.name in chosen]

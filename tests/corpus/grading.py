@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 
 from autograder.course.processes import Processes
-from corpus import BY_NAME, ENTRIES, Entry, build, leaked
+from corpus import BY_NAME, Entry, build, leaked, sample
 
 PROCESSES = Processes()
 WORKERS = 3  # most hostile entries spend their time waiting for a time limit
@@ -158,14 +158,15 @@ def shared_place() -> tuple[Path, str]:
 
 
 @cache
-def graded_corpus() -> Corpus:
-    """Grade the whole corpus once per session (test_grader and test_parity share it)."""
+def graded_corpus(exhaustive: bool = False) -> Corpus:
+    """Grade the corpus's sample (``corpus.sample``; every entry when ``exhaustive``) once per
+    session (test_grader, test_parity and test_hosts share it)."""
     root, marker = shared_place()
     (root / "tmp").mkdir(exist_ok=True)
     # The grader's own temporary folders go under root too: a submission that kills the
     # grader leaves its sandbox folder behind.
     env = {"TMPDIR": str(root / "tmp")}
-    return Corpus(grade_many(ENTRIES, root, marker, env), marker)
+    return Corpus(grade_many(sample(exhaustive), root, marker, env), marker)
 
 
 def processes_with(marker: str) -> list[int]:

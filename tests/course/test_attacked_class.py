@@ -20,9 +20,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from corpus import BY_NAME, REPOSITORY, build
+from corpus import BY_NAME, REPOSITORY, build, points_of
 from corpus.grading import processes_with
 from nbgrader.api import Gradebook
+
+TOTAL = sum(points_of("mnist_mlp").values())  # every point, as the notebook gives them
 
 ASSIGNMENT = "mnist_mlp"
 STUDENTS = {  # student id -> corpus entry
@@ -104,7 +106,7 @@ def test_attacks_score_what_the_corpus_says_and_classmates_keep_theirs(attacked_
         failed = {t["name"] for t in record["result"]["tests"] if t["status"] != "passed"}
         assert failed == expected_losses(name), (student, record["result"]["output"])
         assert got[student] == record["result"]["score"]
-    assert got["honest"] == got["honest-too"] == 100.0
+    assert got["honest"] == got["honest-too"] == TOTAL
 
 
 def test_each_record_says_how_it_was_isolated_to_the_instructor_only(attacked_class, students):

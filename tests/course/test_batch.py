@@ -41,10 +41,29 @@ CLASS = ["reference", "typed", "blank", *MISTAKEN, "tampering", "loops", "exits"
          "broken", "empty"]
 UNREADABLE = {"broken", "empty"}
 QUICK_CLASS = ["reference", "typed", "blank", *MISTAKEN, "renamed"]
+# Graded alone with the single-file command too: what the notebook's points cannot say (an attack,
+# an exit) and the reference, which must score what the points say.
+GRADED_ALONE = ["reference", "tampering", "exits"]
 DUE = "2025-01-20 00:00:00 UTC"  # make_demo_class: on time 2025-01-15, late 2025-01-22
 POINTS = {cell.grade_id: cell.points
           for cell in read_assignment(REPOSITORY / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").graded}
 SUMMARY = re.compile(r"(\d+) submissions: (\d+) graded now, (\d+) unchanged since graded")
+
+
+def expected_totals(alone: dict[str, float]) -> dict[str, float]:
+    """Every student's total: those graded alone as the single-file command graded them; the
+    others from the notebook's points (a correct copy scores them all; a declared mistake loses
+    the points of the grade ids ``solutions/mnist_mlp/mistakes.py`` says it loses)."""
+    mistakes = demo_class_module().mistakes_of(demo_class_module().load(REPOSITORY, ASSIGNMENT))
+    total = sum(POINTS.values())
+    derived = {"reference": total, "typed": total, "late": total, "renamed": total, "blank": 0.0,
+               "broken": 0.0, "empty": 0.0}
+    derived |= {name: total - sum(POINTS[g] for g in mistakes[name]["loses"]) for name in MISTAKEN}
+    # "loops": the last function never returns; the cells whose checks call it lose their points.
+    graded = read_assignment(REPOSITORY / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").graded
+    last = demo_class_module().load(REPOSITORY, ASSIGNMENT).assignment.contract.functions[-1]
+    derived["loops"] = total - sum(cell.points for cell in graded if last in (cell.functions or ()))
+    return {student: alone.get(student, derived.get(student)) for student in CLASS}
 
 
 def demo_class_module():
@@ -129,9 +148,10 @@ def graded(module_course: Path, kit_env, nbgrader) -> dict:
     steps["repair"] = run_batch(course, kit_env, *LIMITS)
     nbgrader(course, "export", "--to", str(course / "grades.csv"))
     with ThreadPoolExecutor(2) as pool:
-        notebooks = [submitted_notebook(course, student) for student in CLASS]
+        notebooks = [submitted_notebook(course, student) for student in GRADED_ALONE]
         totals = pool.map(lambda notebook: single_file_total(notebook, course, kit_env), notebooks)
-        steps["single"] = dict(zip(CLASS, totals, strict=True))
+        steps["alone"] = dict(zip(GRADED_ALONE, totals, strict=True))
+    steps["single"] = expected_totals(steps["alone"])
     steps["course"] = course
     return steps
 
@@ -168,6 +188,9 @@ def test_rerun_repairs_a_missing_gradebook_entry_and_page(graded):
 
 def test_gradebook_and_export_equal_single_file_totals(graded):
     single = graded["single"]
+    derived = expected_totals({})
+    assert {s: derived[s] for s in graded["alone"] if derived[s] is not None} == {
+        s: total for s, total in graded["alone"].items() if derived[s] is not None}
     total = sum(POINTS.values())
     assert single["reference"] == single["typed"] == total
     assert single["blank"] == single["broken"] == single["empty"] == 0

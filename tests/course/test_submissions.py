@@ -23,10 +23,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from corpus import points_of
 from nbgrader.api import Gradebook
 
 from autograder import studentfiles
 from autograder.course.submissions import choose_notebook, in_shard
+
+TOTAL = sum(points_of("mnist_mlp").values())  # every point, as the notebook gives them
 
 ASSIGNMENT = "mnist_mlp"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
@@ -167,7 +170,7 @@ def test_graders_read_a_copy_of_the_students_own_file(linked_class):
         assert Path(read["path"]).is_relative_to(scratch), read["path"]
         assert read["sha256"] == found[student]["submission"]["sha256"]
         assert read["sha256"] == hashlib.sha256(handed_in[student]).hexdigest(), student
-    assert found["hard-link"]["result"]["score"] == 100  # a hard link is a file of the folder
+    assert found["hard-link"]["result"]["score"] == TOTAL  # a hard link is a file of the folder
     assert not scratch.exists()
 
 
