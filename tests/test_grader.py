@@ -1,7 +1,8 @@
 """The grader's command line on the corpus (tests/corpus): scores, statuses, messages, clean-up.
 
-The whole corpus is graded once, a few submissions at a time (``corpus.grading``); each
-test below looks at one part of those runs. A few extra runs check the options.
+The corpus's sample (``corpus.sample``: every attack and broken file, one honest entry of each
+kind of answer; ``--exhaustive``: every entry) is graded once, a few submissions at a time
+(``corpus.grading``); each test below looks at one part of those runs. A few extra runs check the options.
 
 No test here reads a clock: a time limit is tested by a submission that loops until the
 limit fires and by the results saying so, with limits far from the honest work's own time.
