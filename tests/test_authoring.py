@@ -44,7 +44,7 @@ def test_new_writes_an_assignment_that_validates_with_nbgrader(course, jupyter_e
     process = run(["autograder", "validate", "tryout"], course, jupyter_env)
     assert process.returncode == 0, process.stdout + process.stderr
     assert "nbgrader, solved source: 10.0" in process.stdout and "tryout: valid" in process.stdout
-    assert (course / "docs" / "assignments.md").read_text().count("## tryout") == 1
+    assert (course / "docs" / "assignments" / "tryout.md").read_text().startswith("# tryout\n")
 
 
 def test_new_refuses_a_taken_or_unusable_name(course):

@@ -2,7 +2,7 @@
 
 ``new`` writes an assignment that grades as it stands (a notebook with one task, its solution,
 a visible and a hidden test, its reference in ``solutions/NAME``, a section in
-``docs/assignments.md``); ``validate`` checks, before a release, everything that makes an
+``docs/assignments/NAME.md``); ``validate`` checks, before a release, everything that makes an
 assignment trustworthy (see ``validate``). Both speak of files and fixes, never in tracebacks.
 """
 
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="scaffold an assignment: source/NAME/NAME.ipynb, solutions/NAME, a docs section",
         description="Scaffold an assignment that grades as it stands: a notebook with one task (its "
         "solution, a visible and a hidden test), its reference in solutions/NAME and a section in "
-        "docs/assignments.md. Then edit the notebook and run: python -m autograder validate NAME.",
+        "docs/assignments/NAME.md. Then edit the notebook and run: python -m autograder validate NAME.",
     )
     new.add_argument("name", help="the assignment id: letters, digits and _ (a folder of source/)")
     validate = commands.add_parser(

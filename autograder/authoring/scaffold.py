@@ -61,8 +61,9 @@ def main(argv: list[str]) -> int:
     print("scale([1, -2, 0.5], 2) =", scale(np.array([1.0, -2.0, 0.5]), 2.0))
     return 0
 '''
-DOCS = """
-## {name}
+DOCS = """# {name}
+
+What this assignment asks of students and what its checks decide (replace this text).
 
 Source: `source/{name}/{name}.ipynb` (tasks, solutions, visible and hidden tests, points);
 reference: `solutions/{name}/`. Prove it before each release with
@@ -123,10 +124,8 @@ def scaffold(root: Path, name: str) -> list[Path]:
     nbformat.write(notebook(name), source)
     reference.parent.mkdir(parents=True)
     reference.write_text(REFERENCE.format(name=name), encoding="utf-8")
-    docs = root / "docs" / "assignments.md"
-    docs.parent.mkdir(exist_ok=True)
+    docs = root / "docs" / "assignments" / f"{name}.md"  # beside the other assignments' pages
+    docs.parent.mkdir(parents=True, exist_ok=True)
     if not docs.exists():
-        docs.write_text("# The course's assignments\n\nOne section per assignment.\n", encoding="utf-8")
-    with open(docs, "a", encoding="utf-8") as handle:
-        handle.write(DOCS.format(name=name))
+        docs.write_text(DOCS.format(name=name).lstrip(), encoding="utf-8")
     return [source, reference, docs]
