@@ -170,7 +170,8 @@ def _run(sets: Sets, args: argparse.Namespace) -> dict[str, list[float]]:
         learning_rate=args.learning_rate,
         seed=args.seed,
     )
-    bar = tqdm(epochs, total=args.epochs, desc="training", unit="epoch", leave=False)
+    bar = tqdm(epochs, total=args.epochs, desc="training", unit="epoch", leave=False,
+               disable=None)  # no bar when not on a terminal: a log gets the epoch lines only
     for number, record in enumerate(bar, start=1):
         for key, value in record.items():
             history.setdefault(key, []).append(value)
