@@ -46,10 +46,8 @@ BUDGETS = {"one notebook / bare training (wall)": 0.6, "batch / one by one (CPU)
 
 
 def load(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPOSITORY / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """A module of this checkout's ``bench/``."""
+    return load_from(REPOSITORY, name)
 
 
 def commit_of(checkout: Path) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import functools
 import html
 import importlib.util
 import json
@@ -45,8 +46,8 @@ QUICK_CLASS = ["reference", "typed", "blank", *MISTAKEN, "renamed"]
 # an exit) and the reference, which must score what the points say.
 GRADED_ALONE = ["reference", "tampering", "exits"]
 DUE = "2025-01-20 00:00:00 UTC"  # make_demo_class: on time 2025-01-15, late 2025-01-22
-POINTS = {cell.grade_id: cell.points
-          for cell in read_assignment(REPOSITORY / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").graded}
+GRADED_CELLS = read_assignment(REPOSITORY / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").graded
+POINTS = {cell.grade_id: cell.points for cell in GRADED_CELLS}
 SUMMARY = re.compile(r"(\d+) submissions: (\d+) graded now, (\d+) unchanged since graded")
 
 
@@ -54,18 +55,20 @@ def expected_totals(alone: dict[str, float]) -> dict[str, float]:
     """Every student's total: those graded alone as the single-file command graded them; the
     others from the notebook's points (a correct copy scores them all; a declared mistake loses
     the points of the grade ids ``solutions/mnist_mlp/mistakes.py`` says it loses)."""
-    mistakes = demo_class_module().mistakes_of(demo_class_module().load(REPOSITORY, ASSIGNMENT))
+    demo = demo_class_module()
+    graded = demo.load(REPOSITORY, ASSIGNMENT)
+    mistakes = demo.mistakes_of(graded)
     total = sum(POINTS.values())
     derived = {"reference": total, "typed": total, "late": total, "renamed": total, "blank": 0.0,
                "broken": 0.0, "empty": 0.0}
     derived |= {name: total - sum(POINTS[g] for g in mistakes[name]["loses"]) for name in MISTAKEN}
     # "loops": the last function never returns; the cells whose checks call it lose their points.
-    graded = read_assignment(REPOSITORY / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").graded
-    last = demo_class_module().load(REPOSITORY, ASSIGNMENT).assignment.contract.functions[-1]
-    derived["loops"] = total - sum(cell.points for cell in graded if last in (cell.functions or ()))
+    last = graded.assignment.contract.functions[-1]
+    derived["loops"] = total - sum(cell.points for cell in GRADED_CELLS if last in (cell.functions or ()))
     return {student: alone.get(student, derived.get(student)) for student in CLASS}
 
 
+@functools.cache
 def demo_class_module():
     path = REPOSITORY / "scripts" / "make_demo_class.py"
     spec = importlib.util.spec_from_file_location("make_demo_class", path)
