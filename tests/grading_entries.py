@@ -108,8 +108,12 @@ def ancestry() -> list[tuple[int, str]]:
 
 
 def wait_at(gate: str) -> None:
-    """Say where this grading runs (``GATE.started-PID``), then wait for the file ``GATE``."""
-    with open(f"{gate}.started-{os.getpid()}", "w") as handle:
+    """Say where this grading runs (``GATE.started-PID``), then wait for the file ``GATE``. The
+    file appears whole (written aside, then renamed): a test polling for it never reads it half
+    written."""
+    written = f"{gate}.writing-{os.getpid()}"
+    with open(written, "w") as handle:
         handle.writelines(f"{pid} {command}\n" for pid, command in ancestry())
+    os.replace(written, f"{gate}.started-{os.getpid()}")
     while not os.path.exists(gate):
         time.sleep(0.05)

@@ -11,6 +11,7 @@ file), so that a kill lands while a submission is being graded: no clock decides
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -110,6 +111,19 @@ def start_batch(course: Path, cluster: dict) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
+@contextlib.contextmanager
+def released_on_failure(gate: Path, batch: subprocess.Popen) -> Iterator[None]:
+    """If a step fails, open the gate and end the batch: a grading left waiting would hold a
+    worker of the shared cluster, and the next module fixture would wait for it in vain."""
+    try:
+        yield
+    except BaseException:
+        gate.touch()
+        batch.kill()
+        batch.communicate()
+        raise
+
+
 def starts(gate: Path) -> list[list[tuple[int, str]]]:
     """Each start of the gated grading so far: its process and its ancestors."""
     found = []
@@ -150,10 +164,11 @@ def worker_killed(cluster, tmp_path_factory) -> dict:
     gate = top / "gate"
     course = class_course(top / "course", gate, killer=True)
     batch = start_batch(course, cluster)
-    wait_until(lambda: starts(gate) or batch.poll() is not None, "the gated grading starting")
-    first = starts(gate)[0]
-    os.kill(worker_of(first), signal.SIGKILL)
-    wait_until(lambda: len(starts(gate)) > 1 or batch.poll() is not None, "the grading starting again")
+    with released_on_failure(gate, batch):
+        wait_until(lambda: starts(gate) or batch.poll() is not None, "the gated grading starting")
+        first = starts(gate)[0]
+        os.kill(worker_of(first), signal.SIGKILL)
+        wait_until(lambda: len(starts(gate)) > 1 or batch.poll() is not None, "the grading starting again")
     gate.touch()
     stdout, stderr = batch.communicate(timeout=600)
     return {"course": course, "returncode": batch.returncode, "stdout": stdout, "stderr": stderr,
@@ -204,8 +219,9 @@ def client_killed(cluster, tmp_path_factory) -> dict:
     course = class_course(top / "course", gate)
     batch = start_batch(course, cluster)
     others = len(STUDENTS) - 1
-    wait_until(lambda: (starts(gate) and len(records(course)) == others) or batch.poll() is not None,
-               "the gated grading started and the others recorded")
+    with released_on_failure(gate, batch):
+        wait_until(lambda: (starts(gate) and len(records(course)) == others) or batch.poll() is not None,
+                   "the gated grading started and the others recorded")
     batch.kill()
     batch.communicate()
     before = records(course)
