@@ -51,7 +51,7 @@ def stand_in_grade(argv: list[str]) -> int:
     rest of that line as its message (Python escapes such as ``\\x1b`` decoded); one that holds
     ``STAND_IN_UNREADABLE=`` is not read, for that reason, as an unreadable file is not. One
     that holds ``STAND_IN_GATE=PATH`` first writes ``PATH.started-PID`` (the ids and command
-    lines of this process and its ancestors, one a line) and waits until ``PATH`` exists."""
+    lines of this process and its ancestors, as JSON) and waits until ``PATH`` exists."""
     import hashlib
     import re
 
@@ -113,7 +113,7 @@ def wait_at(gate: str) -> None:
     written."""
     written = f"{gate}.writing-{os.getpid()}"
     with open(written, "w") as handle:
-        handle.writelines(f"{pid} {command}\n" for pid, command in ancestry())
+        json.dump(ancestry(), handle)  # a command line may hold newlines (``bash -c`` scripts)
     os.replace(written, f"{gate}.started-{os.getpid()}")
     while not os.path.exists(gate):
         time.sleep(0.05)

@@ -128,8 +128,7 @@ def starts(gate: Path) -> list[list[tuple[int, str]]]:
     """Each start of the gated grading so far: its process and its ancestors."""
     found = []
     for path in sorted(gate.parent.glob(f"{gate.name}.started-*")):
-        lines = [line.split(" ", 1) for line in path.read_text().splitlines()]
-        found.append([(int(pid), command) for pid, command in lines])
+        found.append([(int(pid), command) for pid, command in json.loads(path.read_text())])
     return found
 
 
