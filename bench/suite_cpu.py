@@ -2,9 +2,10 @@
 
     MNIST_DATA_DIR=... .venv/bin/python bench/suite_cpu.py [--markdown PATH] [MODULE ...]
 
-Each module (``tests/sandbox`` counts as one; ``tests/course`` is module by module) runs as ``pytest -q -p no:cacheprovider MODULE``
-in a process of its own, one after another, with the CPU time of everything it starts counted
-in a control group (``bench/batch_speed.py``'s ``run``: sandboxes and forkservers included).
+Each module (``tests/sandbox`` counts as one; ``tests/course`` is module by module) runs as
+``pytest -q -p no:cacheprovider MODULE`` in a process of its own, one after another, with the
+CPU time of everything it starts counted in a control group (``bench/batch_speed.py``'s
+``run``: sandboxes and forkservers included).
 ``test_grader.py`` and ``test_parity.py`` run together, as in the suite: they share the
 corpus, graded once. The sum overstates the whole suite's CPU a little: a module run alone builds
 the session's shared fixtures (the graded corpus, the hosts' staged venvs) for itself.
@@ -59,8 +60,9 @@ def markdown(rows: list[tuple[str, float, float]], load_before: float) -> str:
         *(f"| `{module}` | {cpu:.1f} | {wall:.1f} |" for module, wall, cpu in by_cpu),
         f"| **all** | **{total:.1f}** | {sum(wall for _, wall, _ in rows):.1f} |",
         "",
-        f"Half the sum, {total / CORES:.0f} s ({total / CORES / 60:.1f} minutes), is about what {CORES} idle cores "
-        "need for the whole suite; a little less, as modules run alone each build the session's shared fixtures.",
+        f"Half the sum, {total / CORES:.0f} s ({total / CORES / 60:.1f} minutes), is about what {CORES} idle "
+        "cores need for the whole suite; a little less, as modules run alone each build the session's "
+        "shared fixtures.",
         "",
     ]
     return "\n".join(lines)

@@ -15,24 +15,17 @@ whose message names the file and says how to fix it.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import io
 import os
-import re
 import struct
-import tempfile
-import time
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import requests
-import urllib3
-from tqdm import tqdm
 
 __all__ = ["OFFICIAL_SHA256", "MIRRORS", "MNISTDataError", "default_cache_dir", "load_mnist"]
 
@@ -54,12 +47,6 @@ MIRRORS: tuple[str, ...] = (
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 IMAGE_SIDE = 28
-
-_ATTEMPTS_PER_MIRROR = 3
-_BACKOFF_SECONDS = 1.0
-_TIMEOUT_SECONDS = (10.0, 60.0)  # (connect, read)
-_CHUNK_BYTES = 1 << 16
-_USER_AGENT = "mnist-mlp-kit (+https://github.com/numpy/numpy-tutorials)"
 
 
 class MNISTDataError(RuntimeError):
@@ -202,7 +189,12 @@ def _verified_bytes(
                 f"not found in {location.directory} (from {location.origin})",
                 f"copy the official {name} there, or {location.instead} to download it",
             )
-        _download(name, location.directory, expected, mirrors)
+        from solutions._download import DownloadError, download  # requests, only when fetching
+
+        try:
+            download(name, location.directory, expected, mirrors)
+        except DownloadError as exc:
+            raise MNISTDataError(str(exc)) from None
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -317,102 +309,3 @@ def _check_pairs_agree(header_counts: Mapping[str, int], location: _Location) ->
                 labels.name,
                 f"holds {n_labels} labels but {images.name} holds {n_images} images",
             )
-
-
-def _mirror_url(mirror: str, name: str) -> str:
-    if "{name}" in mirror:
-        return mirror.replace("{name}", name)
-    return f"{mirror.rstrip('/')}/{name}"
-
-
-def _download(name: str, directory: Path, sha256: str, mirrors: Sequence[str]) -> None:
-    """Fetch ``name`` into ``directory`` from the first mirror that serves the right bytes."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise MNISTDataError(
-            f"MNIST file {name}: cannot create the cache directory {directory} ({exc}). "
-            "Fix: set MNIST_CACHE_DIR to a writable directory, or set MNIST_DATA_DIR to a "
-            "directory holding the four files"
-        ) from exc
-    failures = []
-    for mirror in mirrors:
-        url = _mirror_url(mirror, name)
-        try:
-            _fetch_with_retries(url, name, directory, sha256)
-            return
-        except (requests.RequestException, _WrongBytes) as exc:
-            failures.append(f"  {url}: {_reason(exc)}")
-    tried = "\n".join(failures) or "  (no mirrors given)"
-    raise MNISTDataError(
-        f"MNIST file {name} could not be downloaded into {directory}; mirrors tried:\n{tried}\n"
-        "Fix: check the network connection, or download the four files yourself and "
-        "set MNIST_DATA_DIR to their directory"
-    )
-
-
-def _reason(exc: Exception) -> str:
-    """The useful part of a download error; requests buries the OS error in pool details."""
-    text = str(exc)
-    os_error = re.search(r"\[Errno -?\d+\][^'\")]*", text)
-    if isinstance(exc, requests.ConnectionError) and os_error:
-        return f"cannot connect: {os_error.group(0).strip()}"
-    return text
-
-
-class _WrongBytes(Exception):
-    """A mirror served a file whose SHA-256 is not the expected one."""
-
-
-def _fetch_with_retries(url: str, name: str, directory: Path, sha256: str) -> None:
-    for attempt in range(_ATTEMPTS_PER_MIRROR):
-        try:
-            _fetch(url, name, directory, sha256)
-            return
-        except requests.HTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else 0
-            if (status < 500 and status != 429) or attempt == _ATTEMPTS_PER_MIRROR - 1:
-                raise
-        except (requests.ConnectionError, requests.Timeout):
-            if attempt == _ATTEMPTS_PER_MIRROR - 1:
-                raise
-        time.sleep(_BACKOFF_SECONDS * 2**attempt)
-
-
-def _fetch(url: str, name: str, directory: Path, sha256: str) -> None:
-    """Stream ``url`` into a temporary file; move it to ``directory/name`` only if it verifies."""
-    headers = {"User-Agent": _USER_AGENT}
-    with requests.get(url, stream=True, timeout=_TIMEOUT_SECONDS, headers=headers) as response:
-        response.raise_for_status()
-        total = int(response.headers.get("Content-Length") or 0) or None
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
-        try:
-            digest = hashlib.sha256()
-            with (
-                os.fdopen(fd, "wb") as out,
-                # disable=None: no bar when stderr is not a terminal (a log would get its fragments)
-                tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=None) as bar,
-            ):
-                for chunk in _raw_chunks(response):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-            if digest.hexdigest() != sha256:
-                raise _WrongBytes(f"served bytes with SHA-256 {digest.hexdigest()}, expected {sha256}")
-            os.replace(temporary, directory / name)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            raise
-
-
-def _raw_chunks(response: requests.Response) -> Iterator[bytes]:
-    """Yield the body exactly as sent, mapping urllib3's errors to requests' ones.
-
-    The body is not decoded: a server that labels a stored .gz as Content-Encoding: gzip
-    must still give us the .gz bytes the checksum is about.
-    """
-    try:
-        yield from response.raw.stream(_CHUNK_BYTES, decode_content=False)
-    except urllib3.exceptions.HTTPError as exc:
-        raise requests.ConnectionError(f"transfer interrupted ({exc})") from exc

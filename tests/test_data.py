@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import requests
 
-from solutions import data
+from solutions import _download
 from solutions.data import OFFICIAL_SHA256, MNISTDataError, default_cache_dir, load_mnist
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
@@ -93,7 +93,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "default-cache"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setattr(data, "_BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr(_download, "_BACKOFF_SECONDS", 0.0)
 
 
 @pytest.fixture
@@ -396,7 +396,7 @@ def test_an_interrupted_download_is_retried_and_never_kept(tmp_path: Path, serve
     cache = tmp_path / "cache"
     with pytest.raises(MNISTDataError, match=rf"{TEST_IMAGES} could not be downloaded"):
         load_mnist(checksums=sha256s(files), mirrors=(f"{server.base}/cut",), cache_dir=cache)
-    assert server.seen.count(f"/cut/{TEST_IMAGES}") == data._ATTEMPTS_PER_MIRROR
+    assert server.seen.count(f"/cut/{TEST_IMAGES}") == _download._ATTEMPTS_PER_MIRROR
     assert TEST_IMAGES not in os.listdir(cache)
     assert not [name for name in os.listdir(cache) if name.endswith(".part")]
 
@@ -409,7 +409,7 @@ def test_no_network_gives_one_clear_error(tmp_path: Path) -> None:
     message = str(caught.value)
     assert f"MNIST file {TRAIN_IMAGES} could not be downloaded" in message
     for mirror in mirrors:
-        assert data._mirror_url(mirror, TRAIN_IMAGES) in message
+        assert _download._mirror_url(mirror, TRAIN_IMAGES) in message
     assert "check the network connection" in message
     assert "MNIST_DATA_DIR" in message
     assert os.listdir(cache) == []

@@ -45,7 +45,7 @@ from autograder.lms import main
 from solutions.data import OFFICIAL_SHA256
 
 KIT_ASSIGNMENTS = ("mnist_mlp", "mnist_minibatch")
-SHARED_SOLUTIONS = {f"solutions/{name}.py" for name in ("__init__", "__main__", "data", "plots")}
+SHARED_SOLUTIONS = {f"solutions/{name}.py" for name in ("__init__", "__main__", "_download", "data", "plots")}
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 # words() split on single spaces: passes part_a's visible test, not its hidden one.

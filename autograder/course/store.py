@@ -82,7 +82,7 @@ def grader_files() -> dict[str, Path]:
     package = KIT / "autograder"
     files = {f"autograder/{path.relative_to(package).as_posix()}": path for path in _files(package)
              if path.suffix == ".py" and path.relative_to(package).parts[0] not in NOT_GRADING}
-    for name in ("__init__.py", "data.py"):  # the package, and the MNIST loader
+    for name in ("__init__.py", "data.py", "_download.py"):  # the package, the MNIST loader
         files[f"solutions/{name}"] = KIT / "solutions" / name
     return {name: path for name, path in files.items() if path.is_file()}
 
