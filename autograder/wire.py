@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import struct
 from typing import Any, BinaryIO
 
@@ -363,32 +364,31 @@ def receive(
         raise WireError("header is not an object with arrays")
     arrays, total = [], 0
     for spec in header["arrays"]:
-        dtype, shape = _check_array_spec(spec)
-        count = int(np.prod(shape, dtype=np.int64))
-        total += count * dtype.itemsize
+        dtype, shape = _check_array_spec(spec, limit)
+        nbytes = math.prod(shape) * dtype.itemsize  # Python's integers: no overflow to wrap around
+        total += nbytes
         if total > limit:
             raise WireError("arrays too large")
-        data = _read_exactly(stream, count * dtype.itemsize)
+        data = _read_exactly(stream, nbytes)
         arrays.append(np.frombuffer(data, dtype=dtype).reshape(shape).copy())
     return header, arrays
 
 
-def _check_array_spec(spec: Any) -> tuple[np.dtype, tuple[int, ...]]:
+def _check_array_spec(spec: Any, limit: int) -> tuple[np.dtype, tuple[int, ...]]:
+    """The dtype and shape an array description gives, each dimension at most ``limit`` (the
+    message's byte limit: no larger dimension can hold data) and the item size at least 1."""
     try:
         dtype_str, shape = spec
         dtype = np.dtype(str(dtype_str))
         shape = tuple(int(n) for n in shape)
     except (TypeError, ValueError) as error:
         raise WireError("bad array description") from error
-    if (
-        dtype.kind not in ARRAY_KINDS
-        or dtype.hasobject
-        or dtype.names is not None
-        or any(n < 0 for n in shape)
-    ):
+    if dtype.kind not in ARRAY_KINDS or dtype.hasobject or dtype.names is not None or dtype.itemsize == 0:
         raise WireError(f"refused array of dtype {str(dtype_str)[:40]!r}")
     if len(shape) > 32:
         raise WireError("too many dimensions")
+    if any(n < 0 or n > limit for n in shape):
+        raise WireError("refused array shape: a dimension below 0 or beyond the size limit")
     return dtype, shape
 
 

@@ -122,6 +122,24 @@ def test_known_wrong_loss_is_named():
                               network.relu)
 
 
+@pytest.mark.parametrize("spoil", ["nan", "2"])
+def test_every_mask_drawn_is_checked_not_only_the_first(spoil):
+    """A mask that is right when drawn alone and spoiled on later draws (NaN, which no comparison
+    catches, or a 2): the fraction check, which draws many, fails it."""
+    drawn = []
+
+    def dropout_mask(shape, rng):
+        mask = rng.integers(0, 2, size=shape).astype(float)
+        drawn.append(1)
+        if len(drawn) > 1:
+            mask[0] = float(spoil)
+        return mask
+
+    tasks.check_mask_values(student(dropout_mask=dropout_mask), 20, 5)  # the first draw is right
+    with pytest.raises(CheckFailure, match="only 0s and 1s"):
+        tasks.check_mask_fraction(student(dropout_mask=dropout_mask), 2000, 5, 10)
+
+
 def test_train_must_use_its_learning_rate():
     def fixed_rate_train(*args):
         args = list(args)

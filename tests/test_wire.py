@@ -153,7 +153,14 @@ def described(*arrays: list) -> bytes:
     (message(described(["<f8", [-1]])), "refused array"),
     (message(described(["no such dtype", [1]])), "bad array description"),
     (message(described(["<f8"])), "bad array description"),
-    (message(described(["<f8", [2**31, 2**31]])), "arrays too large"),
+    (message(described(["<f8", [2**14, 2**14]])), "arrays too large"),
+    # sizes whose product wraps around in 64 bits (to 0, or below 0), an empty dtype, a dimension
+    # that only an empty array could have
+    (message(described(["<f8", [2**32, 2**32]])), "beyond the size limit"),
+    (message(described(["|i1", [2**62, 3]])), "beyond the size limit"),
+    (message(described(["<f8", [2**26, 2**26, 2**26]])), "arrays too large"),
+    (message(described(["|S0", [10**6]])), "refused array of dtype"),
+    (message(described(["<f8", [0, 2**70]])), "beyond the size limit"),
 ])
 def test_malformed_messages_raise_wire_error(stream, error):
     with pytest.raises(WireError, match=error):

@@ -13,7 +13,11 @@ reply of its own before the worker's. So each reply is confirmed: a probe whose 
 student's code cannot know beforehand must be answered next, else the request was answered
 more than once (``AnsweredTwice``, an ``OutOfStep``: its process is not to be trusted). A call
 of the grader's function may add at most ``CALLBACK_BYTES`` to the grading process's address
-space (beyond, it raises ``MemoryError`` there): its arguments are the student's.
+space (beyond, it raises ``MemoryError`` there): its arguments are the student's. They are
+bounded too, as the grader's work on them runs in the grading process, out of reach of the
+sandbox's limits: none is started once the request's time is up; its arrays hold at most as
+many elements as the request's own (or ``CALLBACK_ELEMENTS``), of no dtype whose arithmetic
+NumPy does without BLAS at a crawl (``SLOW_DTYPES``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import itertools
 import os
 import resource
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +54,8 @@ class AnsweredTwice(OutOfStep):
 
 CALLBACK_BYTES = 256 * 2**20  # what one call of the grader's function may map: honest calls need a few MB
 MAX_FAILURES = 8  # failures of the grader's functions kept per request (the first is reported)
+CALLBACK_ELEMENTS = 2**20  # array elements a call back may always send, whatever the request sent
+SLOW_DTYPES = "egG"  # float16, long double and its complex: no BLAS, a matrix product ~30x float64's time
 
 
 _IDS = itertools.count(
@@ -94,6 +101,7 @@ class Channel:
         self.remote = remote  # turns a handle of a student function into something callable here
         self._seq = itertools.count(1)
         self.callbacks = 0
+        self._allowance = CALLBACK_ELEMENTS  # array elements the request under way lets a call back send
 
     def set_deadline(self, deadline: float) -> None:
         self.requests.deadline = self.replies.deadline = deadline
@@ -104,6 +112,7 @@ class Channel:
     ) -> tuple[dict, list[np.ndarray]]:
         """Send one request and return its reply, answering calls back on the way."""
         seq = next(self._seq)
+        self._allowance = max(CALLBACK_ELEMENTS, sum(int(a.size) for a in arrays))
         wire.send(self.requests, dict(header, seq=seq), list(arrays))
         while True:
             reply, received = self._receive()
@@ -118,7 +127,10 @@ class Channel:
             return reply, received
 
     def _receive(self) -> tuple[dict, list[np.ndarray]]:
-        return wire.receive(self.replies, wire.MAX_REPLY_BYTES, wire.MAX_HEADER_BYTES)
+        try:
+            return wire.receive(self.replies, wire.MAX_REPLY_BYTES, wire.MAX_HEADER_BYTES)
+        except (ValueError, TypeError, OverflowError) as error:  # a reply wire.receive did not foresee
+            raise wire.WireError(f"unreadable reply ({type(error).__name__})") from None
 
     def _confirm(self) -> None:
         """The reply just read was the request's only one: a probe (a request that runs nothing),
@@ -145,6 +157,14 @@ class Channel:
             self._send_raise("RuntimeError", "this function of the grader's cannot be called now")
             return
         name = callables.names[ident]
+        if time.monotonic() >= self.replies.deadline:
+            raise TimeoutError  # as the next read would: the grader's work does not outlast the call
+        refused = self._refused(arrays)
+        if refused:
+            if len(callables.failures) < MAX_FAILURES:
+                callables.failures.append(f"{name} (the grader's version) refused its arguments: {refused}")
+            self._send_raise("ValueError", f"the grader's version of {name} refused its arguments: {refused}")
+            return
         args, kwargs = wire.decode_arguments(
             message.get("args"), message.get("kwargs"), arrays, self._resolve, tags
         )
@@ -175,6 +195,17 @@ class Channel:
         ]
         returned = wire.encode(value, out, register, tags=tags)
         wire.send(self.requests, {"op": "return", "value": returned, "changed": changed}, out)
+
+    def _refused(self, arrays: list[np.ndarray]) -> str:
+        """Why the arrays of a call back are more than the grader will work on ("" if they are not)."""
+        slow = sorted({a.dtype.name for a in arrays if a.dtype.char in SLOW_DTYPES})
+        if slow:
+            return f"arrays of dtype {', '.join(slow)} (use float64)"
+        elements = sum(int(a.size) for a in arrays)
+        if elements > self._allowance:
+            return (f"arrays of {elements:,} elements in all, more than the {self._allowance:,} "
+                    "this call was given")
+        return ""
 
     def _send_raise(self, kind: str, message: str) -> None:
         wire.send(self.requests, {"op": "raise", "type": kind, "message": message})

@@ -13,7 +13,6 @@ process writes can reach the next.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -29,7 +28,7 @@ from autograder import wire
 from autograder.sandbox import layers as host
 from autograder.sandbox import uids
 from autograder.sandbox.channel import Channel, GraderCallables, OutOfStep
-from autograder.sandbox.launch import Started, launch
+from autograder.sandbox.launch import Started, launch, remove_tree
 from autograder.sandbox.limits import Limits, size
 from autograder.sandbox.orphans import reap_orphans
 from autograder.sandbox.replies import GraderError, SandboxError, StudentError
@@ -130,7 +129,7 @@ class Processes:
         if self._uid is not None:
             self._uid.release()
             self._uid = None
-        shutil.rmtree(self._own, ignore_errors=True)
+        remove_tree(self._own)
 
     def __enter__(self) -> Self:
         return self
@@ -307,7 +306,7 @@ class Processes:
             return f"killed: memory limit {size(self.limits.memory_bytes)} exceeded"
         if number == signal.SIGKILL:
             return f"killed (memory limit {size(self.limits.memory_bytes)} or an outside kill)"
-        return f"crashed with signal {signal.Signals(number).name}"
+        return f"crashed with signal {signal_name(number)}"
 
     def _replace_if_busy(self) -> None:
         """End the current process when student code left something running in it (a thread, a
@@ -320,3 +319,14 @@ class Processes:
         current, self._current, self._channel = self._current, None, None
         if current is not None:
             current.stop()
+
+
+def signal_name(number: int) -> str:
+    """``SIGSEGV``, ``SIGRTMIN+6``, or ``signal 99``: any number a process can die of."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        if signal.SIGRTMIN <= number <= signal.SIGRTMAX:
+            return f"SIGRTMIN+{number - signal.SIGRTMIN}"
+        return f"signal {number}"
+

@@ -24,6 +24,7 @@ from autograder.sandbox import (
     SandboxError,
     StudentError,
 )
+from autograder.sandbox.launch import remove_tree
 
 
 def sandbox(*sources: str, layers: Layers | None = None, **limits) -> Sandbox:
@@ -79,6 +80,8 @@ JUNK = "import os, sys\n    os.write(int(sys.argv[2]), b'\\xff' * 64)\n    while
         ),
         ("import os\n    os._exit(3)", {}, "exited with status 3 in f"),
         ("import os\n    os.abort()", {}, "crashed with signal SIGABRT in f"),
+        ("import os, signal\n    os.kill(os.getpid(), signal.SIGRTMIN + 6)", {},
+         "crashed with signal SIGRTMIN+6 in f"),  # a signal with no name in signal.Signals
         (KILL, {}, "killed (memory limit 2 GiB or an outside kill) in f"),
         (JUNK, {}, "broke the connection to the grader (header too large) in f"),
     ],
@@ -114,11 +117,15 @@ def test_output_limit_message():
             student.call("f", [])
 
 
-def test_a_cell_that_kills_the_process_is_skipped_and_the_rest_still_runs():
-    cells = ("def a():\n    return 1\n", "import os\nos._exit(0)\n", "def b():\n    return a() + 1\n")
+@pytest.mark.parametrize("ending, said", [
+    ("os._exit(0)", "exited with status 0"),
+    ("os.kill(os.getpid(), signal.SIGRTMIN + 6)", "crashed with signal SIGRTMIN+6"),
+])
+def test_a_cell_that_kills_the_process_is_skipped_and_the_rest_still_runs(ending, said):
+    cells = ("def a():\n    return 1\n", f"import os, signal\n{ending}\n", "def b():\n    return a() + 1\n")
     with sandbox(*cells) as student:
         assert student.call("b", []).values == [2]
-    assert student.cell_errors == {2: "exited with status 0 while running cell 2"}
+    assert student.cell_errors == {2: f"{said} while running cell 2"}
 
 
 def test_the_process_is_restarted_after_a_crash():
@@ -172,6 +179,56 @@ def test_the_graders_function_changes_arguments_in_place_and_draws_from_the_stud
     done, weights, next_draw = result.values[0]
     assert done == "done" and np.array_equal(weights, expected) and next_draw == rng.random()
     assert np.array_equal(result.args_after[0][0], expected)
+
+
+def test_the_graders_function_refuses_slow_dtypes_and_more_data_than_the_call_was_given():
+    """The grader's version runs in the grading process, beyond the sandbox's limits: arrays of a
+    dtype without BLAS, or more elements than the request sent (and at least 2**20), are refused
+    before it runs, as an error in the student's code."""
+    seen = []
+
+    def graders_relu(x):
+        seen.append(x.shape)
+        return np.maximum(x, 0)
+
+    with sandbox("""
+        import numpy as np
+        def evaluate(images):
+            said = []
+            for x in (images.astype(np.float16), images.astype(np.longdouble), np.ones(2**21), images):
+                try:
+                    said.append(float(relu(x).sum()))
+                except ValueError as error:
+                    said.append(str(error))
+            return said
+    """) as student:
+        result = student.call("evaluate", [np.arange(-3.0, 3.0)], bind={"relu": graders_relu})
+    half, long, many, fine = result.values[0]
+    assert "refused its arguments: arrays of dtype float16 (use float64)" in half
+    assert "refused its arguments: arrays of dtype float128 (use float64)" in long
+    assert f"arrays of {2**21:,} elements in all, more than the {2**20:,} this call was given" in many
+    assert fine == 3.0 and seen == [(6,)]
+
+
+def test_no_call_of_the_graders_function_starts_after_the_call_time_is_up():
+    """One call of the grader's function that outlasts the call's time (its work on the student's
+    arguments) is the last: the next is not started, and the call ends at its time limit."""
+    seen = []
+
+    def graders_step(x):
+        seen.append(time.monotonic())
+        time.sleep(1.5)
+        return x
+
+    with sandbox("""
+        def train(x):
+            for _ in range(5):
+                x = step(x)
+            return x
+    """, call_seconds=1.0) as student:
+        with pytest.raises(SandboxError, match="time"):
+            student.call("train", [np.zeros(2)], bind={"step": graders_step})
+    assert len(seen) == 1
 
 
 def test_notebook_names_can_be_read_set_and_deleted_from_the_grader():
@@ -240,6 +297,48 @@ def test_without_layers_close_still_kills_the_process_group(tmp_path):
         assert wait_for(lambda: processes_with(marker))  # the sleeper runs
     # The kill is sent by close(); the kernel ends the process a moment later.
     assert wait_for(lambda: not processes_with(marker))
+
+
+DEEP_TREE = """
+import os
+here = os.getcwd()
+for _ in range(3000):  # deeper than Python 3.11's shutil.rmtree can descend
+    os.mkdir("d")
+    os.chdir("d")
+os.chdir(here)
+def f():
+    return 1
+"""
+
+
+def test_a_folder_tree_too_deep_for_rmtree_is_removed_and_nothing_it_links_to(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "kept").write_text("kept")
+    (tmp_path / "tree").mkdir()
+    os.symlink(outside, tmp_path / "tree" / "link")
+    folder = os.open(tmp_path / "tree", os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(3000):  # relative to the folder above: the whole path is beyond PATH_MAX
+        os.mkdir("d", dir_fd=folder)
+        below = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=folder)
+        os.close(folder)
+        folder = below
+    os.close(folder)
+    try:
+        remove_tree(tmp_path / "tree")
+        assert not (tmp_path / "tree").exists() and (outside / "kept").read_text() == "kept"
+    finally:  # else pytest's own clean-up of old temporary folders would meet the tree, and fail
+        subprocess.run(["rm", "-rf", "--", tmp_path / "tree"], check=True)
+
+
+def test_closing_a_sandbox_whose_student_made_a_deep_tree_removes_its_folder(every_layer):
+    """Without namespaces the scratch folder is on disk (as on host b): its removal must not fail."""
+    layers = every_layer.without("namespaces", "as on host b").without("own uid", "as on host b")
+    with sandbox(DEEP_TREE, layers=layers) as student:
+        assert student.call("f", []).values == [1]
+        folder = student._own
+        assert folder.is_dir()
+    assert not folder.exists()
 
 
 def wait_for(condition, seconds: float = 60) -> bool:

@@ -106,31 +106,34 @@ MASK_HINT = "draw from the generator you are given: rng.integers(0, 2, size=shap
 
 
 def masks(student: Any, shape: Any, seed: int, repeat: int = 1) -> list[np.ndarray]:
+    """``repeat`` masks of ``shape`` (int or tuple) from one generator, each checked to be of that
+    shape and to hold only 0s and 1s: every mask a check draws, not one of them."""
     what = f"dropout_mask({shape!r}, rng)"
     result = call(student, "dropout_mask", [shape, Rng(seed)], what, MASK_HINT, repeat=repeat)
-    return [as_array(value, what, MASK_HINT) for value in result.values]
+    drawn = [as_array(value, what, MASK_HINT) for value in result.values]
+    expected = (shape,) if isinstance(shape, int) else tuple(shape)
+    for mask in drawn:
+        if mask.shape != expected:
+            raise fail(what, f"shape {expected}", describe(mask), "pass shape on unchanged as size=shape")
+        if mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
+            hint = MASK_HINT
+            if mask.dtype.kind in "biuf" and np.isin(mask, (0, 2)).all():
+                hint = ("a mask of 0s and 2s: the mask holds 0s and 1s, and train_step doubles the kept "
+                        "units (dropout_mask * 2)")
+            raise fail(what, "only 0s and 1s", describe(mask), hint)
+    return drawn
 
 
 def check_mask_values(student: Any, shape: Any, seed: int) -> None:
     """A mask of ``shape`` (int or tuple) holding only 0s and 1s."""
-    (mask,) = masks(student, shape, seed)
-    what = f"dropout_mask({shape!r}, rng)"
-    expected = (shape,) if isinstance(shape, int) else tuple(shape)
-    if mask.shape != expected:
-        raise fail(what, f"shape {expected}", describe(mask), "pass shape on unchanged as size=shape")
-    if mask.dtype.kind not in "biuf" or not np.isin(mask, (0, 1)).all():
-        hint = MASK_HINT
-        if mask.dtype.kind in "biuf" and np.isin(mask, (0, 2)).all():
-            hint = ("a mask of 0s and 2s: the mask holds 0s and 1s, and train_step doubles the kept units "
-                    "(dropout_mask * 2)")
-        raise fail(what, "only 0s and 1s", describe(mask), hint)
+    masks(student, shape, seed)
 
 
 def check_mask_fraction(student: Any, size: int, seed: int, draws: int) -> None:
     """Over ``draws`` masks of ``size``, the fraction of 1s is 1/2 within five standard errors."""
     drawn = np.stack(masks(student, size, seed, repeat=draws)).astype(float)
     mean, tolerance = drawn.mean(), 5 * 0.5 / np.sqrt(drawn.size)
-    if abs(mean - 0.5) > tolerance:
+    if not abs(mean - 0.5) <= tolerance:  # written so that NaN fails too
         hint = "each entry must be 1 with probability 1/2"
         if mean == 0:
             hint = "high is exclusive: rng.integers(0, 1) only ever returns 0; use rng.integers(0, 2, ...)"
