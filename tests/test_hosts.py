@@ -25,7 +25,8 @@ corpus's runs. By default host (c), which has the fewest layers, takes the attac
 beyond the student's process (every hostile entry with code, and tampering that names a file, a
 process or the system); host (B) those that an own user or a control group could change
 (processes, memory, output). The attacks of round 3 on metadata, stores, other processes, the
-grader's memory and the wire's thread run on every host: on (b), whose layers are (c)'s but
+grader's memory and the wire's thread run on every host, and round 4's folder tree too deep for
+recursion (on disk where there are no namespaces): on (b), whose layers are (c)'s but
 whose student code is root, those are its default; the amplifying files (caps of the grading
 process, whatever the host) on (a) and (c).
 ``pytest --exhaustive`` grades every attack on every other host.
@@ -51,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from corpus import BY_NAME, ENTRIES, GRADE_IDS, REPOSITORY, SOURCE, build, leaked, round3
+from corpus import BY_NAME, ENTRIES, GRADE_IDS, REPOSITORY, SOURCE, build, leaked, round3, round4
 from corpus.grading import Graded, graded_once, processes_with, shared_place
 from staging import (
     folder_for_everyone,
@@ -92,8 +93,10 @@ AMPLIFYING = ("forges_a_huge_reply", "huge_notebook", "deeply_nested_notebook", 
 # Round 3's attacks on what outlives the sandbox and what is around it, the wire's thread (the
 # grader watches for it through /proc, read differently on each host) and the grader's own
 # memory (a budget on its functions' calls): on every host.
-EVERYWHERE = (*round3.REACHING_OUT, "forges_replies_from_a_thread", "exhausts_the_grader_through_calls")
-ROUND3 = frozenset(entry.name for entry in round3.ENTRIES)
+EVERYWHERE = (*round3.REACHING_OUT, "forges_replies_from_a_thread", "exhausts_the_grader_through_calls",
+              "leaves_a_deep_folder_tree")  # its folder is on disk where there are no namespaces
+# Rounds 3 and 4 say themselves which of their attacks each host grades (EVERYWHERE), not SAMPLED.
+LATER_ROUNDS = frozenset(entry.name for entry in (*round3.ENTRIES, *round4.ENTRIES))
 # Texts and leaks are the same on every host: this file looks at host (a)'s runs of them, which
 # test_grader.py grades with the whole corpus (shared with it, graded once in a session).
 FROM_THE_CORPUS = ("forges_rows_in_texts", "relu2deriv_greater_or_equal", "leaks_memory_in_messages")
@@ -163,7 +166,7 @@ def attacks_on(host: str, config: pytest.Config) -> list[str]:
         return [e.name for e in ATTACKS if e.name in chosen]
     sampled = SAMPLED[host]
     return [e.name for e in ATTACKS
-            if exhaustive or e.name in chosen or (sampled(e) and e.name not in ROUND3)]
+            if exhaustive or e.name in chosen or (sampled(e) and e.name not in LATER_ROUNDS)]
 
 
 def twins_of(names: list[str]) -> list[str]:

@@ -168,10 +168,10 @@ def build(entry: Entry, path: Path, placeholders: Mapping[str, str] = {}) -> Pat
 
 
 def all_entries() -> list[Entry]:
-    from corpus import broken, correct, hostile, minibatch, mistakes, round3, students
+    from corpus import broken, correct, hostile, minibatch, mistakes, round3, round4, students
 
     entries = [*correct.ENTRIES, *mistakes.ENTRIES, *students.ENTRIES, *hostile.ENTRIES, *round3.ENTRIES,
-               *broken.ENTRIES, *minibatch.ENTRIES]
+               *round4.ENTRIES, *broken.ENTRIES, *minibatch.ENTRIES]
     names = [entry.name for entry in entries]
     assert len(names) == len(set(names)), "entry names must be unique"
     for entry in entries:
