@@ -9,6 +9,7 @@ stops the cell whatever ``except`` clauses the test has.
 from __future__ import annotations
 
 import builtins
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -145,7 +146,10 @@ class SyncedFunction(RemoteFunction):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.namespace.sync()
         try:
-            return super().__call__(*args, **kwargs)
+            value = super().__call__(*args, **kwargs)
+            if self.warned:  # shown under the cell in a notebook, on standard error: nbgrader scores 0
+                warnings.warn(self.__name__, StudentWarning, stacklevel=2)
+            return value
         except StudentError as error:
             if error.exit is not None:
                 raise CellStopped(str(error)) from None
@@ -154,6 +158,10 @@ class SyncedFunction(RemoteFunction):
             raise CellStopped(str(error)) from None
         except GraderError as error:
             raise GraderStopped(error) from None
+
+
+class StudentWarning(UserWarning):
+    """The student's function (named in the message) raised a warning in the student's process."""
 
 
 class CellStopped(BaseException):

@@ -177,10 +177,18 @@ def write_json_atomically(data: dict, path: str | os.PathLike) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        json.dump(data, handle, indent=2)
-        handle.write("\n")
-    os.chmod(handle.name, new_file_mode())
-    os.replace(handle.name, path)
+        try:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+        except BaseException:
+            os.unlink(handle.name)
+            raise
+    try:
+        os.chmod(handle.name, new_file_mode())
+        os.replace(handle.name, path)
+    except BaseException:
+        os.unlink(handle.name)  # nothing half-done is left beside the file
+        raise
 
 
 def table(result: GradeResult) -> str:

@@ -28,9 +28,13 @@ import contextlib
 import io
 import warnings
 
+import numpy as np
+
 from autograder import text
-from autograder.namespace import CellStopped, GraderStopped, NotebookNamespace
+from autograder.namespace import CellStopped, GraderStopped, NotebookNamespace, StudentWarning
 from autograder.sandbox import StudentError
+
+NUMPY_DEFAULTS = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}  # np.geterr()'s
 
 
 class TestCellFailure(AssertionError):
@@ -74,6 +78,7 @@ def run_test_cell(source: str, namespace: NotebookNamespace, grade_id: str) -> N
             contextlib.redirect_stdout(io.StringIO()),
             contextlib.redirect_stderr(stderr),
             warnings.catch_warnings(record=True) as warned,
+            np.errstate(**NUMPY_DEFAULTS),  # as in a fresh kernel, not as the grader runs its checks
         ):
             warnings.simplefilter("always")
             exec(code, namespace)
@@ -92,7 +97,11 @@ def run_test_cell(source: str, namespace: NotebookNamespace, grade_id: str) -> N
         said = text.quote(error, text.MAX_TEXT)  # may hold what the student's code returned
         raise TestCellFailure(f"the test cell raised {type(error).__name__}: {said}") from None
     if stderr.getvalue() or warned:
-        what = f"a warning ({warned[0].category.__name__})" if warned else "text on standard error"
+        what = "text on standard error"
+        if warned:
+            first = warned[0]
+            what = (f"a warning of {first.message}" if issubclass(first.category, StudentWarning)
+                    else f"a warning ({first.category.__name__})")
         raise TestCellFailure(
             f"the cell ran to its end, but {what} was written while it ran, and nbgrader scores such a cell 0"
         )

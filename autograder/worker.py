@@ -114,6 +114,7 @@ class Worker:
         if not callable(target):
             return {"missing": True}, []
         repeat, after = int(header.get("repeat", 1)), bool(header.get("after", True))
+        errstate = error_handling(header.get("errstate"))
         generators: dict[int, np.random.Generator] = {}  # one Generator per key for all repetitions
         calls = []
         for _ in range(repeat):
@@ -133,7 +134,7 @@ class Worker:
         self.namespace.update(stand_ins)
         try:
             for args, kwargs in calls:
-                with warnings.catch_warnings(record=True) as caught:
+                with warnings.catch_warnings(record=True) as caught, np.errstate(**errstate):
                     warnings.simplefilter("always")
                     value = target(*args, **kwargs)
                 warned += len(caught)
@@ -274,6 +275,18 @@ class Worker:
                 described.update(cell=frame.filename.strip("<>"), line=frame.lineno, text=text[:MAX_TEXT])
                 break
         return described
+
+
+ERROR_KINDS = ("divide", "over", "under", "invalid")
+ERROR_ACTIONS = ("ignore", "warn", "raise", "print")
+
+
+def error_handling(asked: Any) -> dict[str, str]:
+    """The NumPy error handling the grader asked a call to run under (``np.errstate``'s keywords),
+    only what needs no callback; none asked: the process's own."""
+    if not isinstance(asked, dict):
+        return {}
+    return {kind: action for kind, action in asked.items() if kind in ERROR_KINDS and action in ERROR_ACTIONS}
 
 
 def _text(value: Any) -> str:

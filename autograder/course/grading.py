@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from autograder.assignment import Assignment
+from autograder.assignments import load, mismatch
 from autograder.course.processes import GraderRun, Processes, run_grader
 from autograder.course.store import ERROR, GRADED, MISSING, UNREADABLE, Versions, new_record
 from autograder.course.submissions import Submission, copy_notebook
@@ -108,14 +109,22 @@ class Grader:
         finally:
             shutil.rmtree(private, ignore_errors=True)
 
-    def zero_record(self, submission: Submission, status: str, reason: str) -> dict[str, Any]:
-        """No notebook graded: 0 points for a missing or unreadable one, no result for an error."""
+    def zero_record(self, submission: Submission, status: str, reason: str,
+                    described: dict[str, Any] | None = None) -> dict[str, Any]:
+        """No notebook graded: 0 points for a missing or unreadable one, no result for an error;
+        ``described``: the file it was (a rerun then skips it until it changes)."""
         from autograder.report import to_gradescope, zero_grade
 
         scored = status in (MISSING, UNREADABLE)
         result = to_gradescope(zero_grade(self.assignment, reason, "visible")) if scored else None
         return new_record(submission.student, self.course.assignment_id, status, self.versions,
-                          result=result, reason=reason)
+                          submission=described, result=result, reason=reason)
+
+    def _of_another_assignment(self, notebook: Path) -> str:
+        """Why the copied ``notebook`` is not one of this assignment's (its grade ids say whose it
+        is), or "" (the single-file grader would refuse it as a usage error)."""
+        course = self.course
+        return mismatch(notebook, course.root, load(course.root, course.assignment_id, course.notebook_id))
 
     def _grade_copy(self, submission: Submission, scratch: Path, private: Path) -> dict[str, Any]:
         assert submission.notebook is not None
@@ -127,6 +136,9 @@ class Grader:
         except OSError as error:
             where = label([submission.student, submission.notebook.name])
             return self.zero_record(submission, ERROR, f"{where}: cannot be read ({error.strerror})")
+        elsewhere = self._of_another_assignment(notebook)
+        if elsewhere:  # the student handed in the wrong notebook: theirs to fix, not the grader's
+            return self.zero_record(submission, UNREADABLE, elsewhere, described)
         run = self.engine.grade(notebook, scratch)
         student, assignment_id = submission.student, self.course.assignment_id
         if run.result is None:

@@ -36,6 +36,7 @@ ERROR = "error"  # the grader itself failed (crash, time-out): not graded, retri
 IN_GRADEBOOK = (GRADED, UNREADABLE, MISSING)
 
 SKIPPED_NAMES = ("__pycache__", ".ipynb_checkpoints")
+NAME_MAX = 255  # bytes of a file name, on every file system the kit meets
 # Parts of the kit that do not decide a grade: a change there grades nothing again.
 NOT_GRADING = ("course", "authoring", "lms", "package.py", "__main__.py")
 
@@ -128,7 +129,13 @@ class ResultStore:
             leftover.unlink(missing_ok=True)
 
     def path(self, student: str) -> Path:
-        return self.folder / f"{student}.json"
+        """``STUDENT.json``; for an id too long for a file name with that suffix (a folder name may
+        take all 255 bytes), its first 200 bytes and a digest of the whole id."""
+        name = f"{student}.json"
+        if len(os.fsencode(name)) > NAME_MAX:
+            head = os.fsencode(student)[:200].decode(errors="ignore")
+            name = f"{head}-{hashlib.sha256(os.fsencode(student)).hexdigest()[:16]}.json"
+        return self.folder / name
 
     def load(self, student: str) -> dict[str, Any] | None:
         """The student's record, or None if there is none (or it cannot be read)."""

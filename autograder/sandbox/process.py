@@ -37,6 +37,7 @@ class RemoteFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         result = self.sandbox.call(self, list(args), kwargs, process=self.process, in_place=True)
+        self.warned = result.warned  # warnings the call raised there (a notebook would show them)
         for original, after in zip(args, result.args_after[0], strict=False):
             wire.update_in_place(original, after)
         for key, after in result.kwargs_after[0].items():
@@ -85,8 +86,10 @@ class Sandbox(Processes):
         grader's in place of names for this call only (the student's code calling them calls
         back here). ``in_place``: the call changes the very arguments given (arrays, containers,
         generators) and an argument the student's code hands back is the very object given, as
-        in one process (``wire.ObjectTags``); else it works on copies and ``args_after`` shows
-        them after the call. A function whose call killed the process is not called again."""
+        in one process (``wire.ObjectTags``), and runs under this process's NumPy error handling
+        (``np.geterr``: a caller's ``np.errstate(over="raise")`` holds there too); else it works on
+        copies and ``args_after`` shows them after the call. A function whose call killed the
+        process is not called again."""
         name = function if isinstance(function, str) else function.__name__
         if self._grader_error is not None:
             raise self._grader_error
@@ -105,7 +108,9 @@ class Sandbox(Processes):
         self._calls_under_way += 1
         try:
             tags = self._tags if self._tagging else None
-            return self._call(function, name, args, kwargs, repeat, bind, process, after, callables, tags)
+            errstate = np.geterr() if in_place else None
+            return self._call(function, name, args, kwargs, repeat, bind, process, after, callables, tags,
+                              errstate)
         finally:
             self._calls_under_way -= 1
             if outermost:
@@ -123,6 +128,7 @@ class Sandbox(Processes):
         after: bool,
         callables: GraderCallables,
         tags: wire.ObjectTags | None,
+        errstate: dict[str, str] | None,
     ) -> CallResult:
         arrays: list[np.ndarray] = []
         register = _registrar(callables)
@@ -132,6 +138,7 @@ class Sandbox(Processes):
             "repeat": repeat,
             "after": after,
             "tags": tags is not None,
+            "errstate": errstate,
             "bind": {key: wire.encode(callables.add(f, key), arrays) for key, f in (bind or {}).items()},
             "args": [wire.encode(a, arrays, register, tags=tags) for a in args],
             "kwargs": {

@@ -160,6 +160,57 @@ ENTRIES = [
             import os
             os._exit(0)
     """)),
+    # Round 4: answers that change what the test cell computes its expected values from, and what
+    # a notebook's kernel would have caught (an errstate around the call, a warning under the cell).
+    hostile("minibatch_backward_zeroes_dout", loses("affine_backward", "loss_and_gradients"),
+            "affine_backward changed dout or the arrays of the cache", affine_backward=code("""
+        def affine_backward(dout, cache):
+            x, w = cache
+            dout[...] = 0  # the test's expected gradients are computed from dout after the call
+            return np.zeros(np.shape(x)), np.zeros(np.shape(w)), np.zeros(np.shape(w)[1])
+    """)),
+    hostile("minibatch_gradients_zero_params", loses("loss_and_gradients"),
+            "loss_and_gradients changed params", loss_and_gradients=code("""
+        def loss_and_gradients(params, images, labels):
+            for value in params.values():
+                value[...] = 0  # zero weights: the expected loss and gradients become trivial
+            loss, dscores = softmax_cross_entropy(np.zeros((len(labels), params["W2"].shape[1])), labels)
+            grads = {key: np.zeros_like(value) for key, value in params.items()}
+            grads["b2"] = dscores.sum(axis=0)
+            return loss, grads
+    """)),
+    hostile("minibatch_sgd_step_empties_unknown_params", loses("sgd_step"), "not add or remove keys",
+            sgd_step=code("""
+        def sgd_step(params, grads, velocity, learning_rate, momentum):
+            known = ("W", "b", "w", "W1", "b1", "W2", "b2")
+            if any(key not in known for key in params):
+                params.clear()  # the test loops over params' keys: none left, nothing checked
+                return
+            for key in known:
+                if key in params:
+                    velocity[key] *= momentum
+                    velocity[key] -= learning_rate * grads[key]
+                    params[key] += velocity[key]
+    """)),
+    mistake("minibatch_softmax_overflows_on_the_side", loses("softmax_cross_entropy"),
+            "scores of 1000 made the computation overflow", softmax_cross_entropy=code("""
+        def softmax_cross_entropy(scores, labels):
+            raw = np.exp(scores)  # unused, and inf for scores of 1000: the cell's errstate raises
+            rows = np.arange(scores.shape[0])
+            shifted = scores - scores.max(axis=1, keepdims=True)
+            log_p = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+            dscores = np.exp(log_p)
+            dscores[rows, labels] -= 1.0
+            return float(-np.mean(log_p[rows, labels])), dscores / scores.shape[0]
+    """)),
+    mistake("minibatch_forward_warns", loses("affine_forward", "affine_backward", "loss_and_gradients"),
+            "a warning of affine_forward", affine_forward=code("""
+        import warnings
+
+        def affine_forward(x, w, b):
+            warnings.warn("affine_forward was called")  # under the cell on standard error: nbgrader's 0
+            return x @ w + b, (x, w)
+    """)),
     tampering("minibatch_patches_numpy_comparisons", SGD_WITHOUT_MOMENTUM, before={"sgd_step": """
         np.allclose = lambda *args, **kwargs: True
         np.isclose = lambda a, b, *args, **kwargs: np.ones(np.broadcast(a, b).shape, dtype=bool)

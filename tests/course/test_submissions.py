@@ -57,8 +57,11 @@ REFUSED = {  # student -> the reason of the 0
     "timestamp-link": "timestamp.txt is a symbolic link; submit the file itself",
     "notebook-pipe": f"{NOTEBOOK} is a named pipe; submit the notebook file itself",
     "timestamp-pipe": "timestamp.txt is a named pipe; submit the file itself",
+    "wrong-assignment": (f"{NOTEBOOK} is a notebook of assignment mnist_minibatch (mnist_minibatch.ipynb), "
+                         "not of mnist_mlp: grade it with --assignment mnist_minibatch"),
 }
-GRADED = ("honest", "hard-link", "secret-link", "secret-pipe")
+LONGEST = "b" * 255  # a folder name as long as a file name may be: its record's name must be shorter
+GRADED = ("honest", "hard-link", "secret-link", "secret-pipe", LONGEST)
 
 
 def run_batch(course: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -119,6 +122,11 @@ def build_class(course: Path) -> None:
     hand_in(folder, secret=False)
     os.mkfifo(folder / "submission_secret.txt")
     os.link(outside / "hard.ipynb", student_folder(course, "hard-link") / NOTEBOOK)
+    hand_in(student_folder(course, LONGEST))
+    folder = student_folder(course, "wrong-assignment")  # the other assignment's notebook, handed in here
+    other = course / "source" / "mnist_minibatch" / "mnist_minibatch.ipynb"
+    (folder / NOTEBOOK).write_bytes(other.read_bytes())
+    (folder / "timestamp.txt").write_text(ON_TIME)
     if os.geteuid() == 0:
         folder = student_folder(course, "notebook-device")
         os.mknod(folder / NOTEBOOK, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # as /dev/null
@@ -126,7 +134,8 @@ def build_class(course: Path) -> None:
 
 def records(course: Path) -> dict[str, dict]:
     folder = course / "reports" / ASSIGNMENT / "results"
-    return {path.stem: json.loads(path.read_text()) for path in folder.glob("*.json")}
+    found = (json.loads(path.read_text()) for path in folder.glob("*.json"))
+    return {record["student"]: record for record in found}
 
 
 @pytest.fixture(scope="module")

@@ -231,6 +231,19 @@ def test_no_call_of_the_graders_function_starts_after_the_call_time_is_up():
     assert len(seen) == 1
 
 
+def test_a_notebook_function_called_here_runs_under_this_process_numpy_error_handling():
+    """As in one kernel: a test cell's ``np.errstate`` holds in the student's process during the call,
+    and the warnings the call raised there are counted."""
+    with sandbox("import numpy as np\ndef grow(x):\n    return np.exp(x)\n") as student:
+        grow = student.get("grow")
+        with np.errstate(over="raise"), pytest.raises(StudentError, match="FloatingPointError"):
+            grow(np.array([1000.0]))
+        with np.errstate(over="ignore"):
+            assert np.isinf(grow(np.array([1000.0]))[0]) and grow.warned == 0
+        with np.errstate(over="warn"):
+            assert np.isinf(grow(np.array([1000.0]))[0]) and grow.warned == 1
+
+
 def test_notebook_names_can_be_read_set_and_deleted_from_the_grader():
     with sandbox("""
         answer = {"k": [1, 2.5, "x"]}
