@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -87,6 +88,9 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+_PARSING = threading.Lock()
+
+
 @dataclass
 class Grader:
     """Makes the records of one assignment's submissions. ``released``: the gradebook's text of
@@ -100,12 +104,17 @@ class Grader:
     released: dict[str, str] | None
 
     def record(self, submission: Submission, scratch: Path) -> dict[str, Any]:
-        """Grade one submission (in a private folder of ``scratch``); its record."""
+        """Grade one submission (in a private folder of ``scratch``); its record. A fault of the
+        batch's own code here is that submission's grader error, retried on the next run: the
+        rest of the class is graded."""
         if submission.notebook is None:
             return self.zero_record(submission, submission.problem_status, submission.problem)
         private = Path(tempfile.mkdtemp(dir=scratch))
         try:
             return self._grade_copy(submission, scratch, private)
+        except Exception as error:  # noqa: BLE001 - one submission's fault of ours stops no batch
+            why = f"grader error, not the student's ({type(error).__name__}: {error})"
+            return self.zero_record(submission, ERROR, why)
         finally:
             shutil.rmtree(private, ignore_errors=True)
 
@@ -123,8 +132,9 @@ class Grader:
     def _of_another_assignment(self, notebook: Path) -> str:
         """Why the copied ``notebook`` is not one of this assignment's (its grade ids say whose it
         is), or "" (the single-file grader would refuse it as a usage error)."""
-        course = self.course
-        return mismatch(notebook, course.root, load(course.root, course.assignment_id, course.notebook_id))
+        root, name = self.course.root, self.course.assignment_id
+        with _PARSING:  # Python 3.11's ast.parse is not safe in threads that run at once
+            return mismatch(notebook, root, load(root, name, self.course.notebook_id))
 
     def _grade_copy(self, submission: Submission, scratch: Path, private: Path) -> dict[str, Any]:
         assert submission.notebook is not None
