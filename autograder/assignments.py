@@ -283,10 +283,12 @@ def _guess(submission: Path, root: Path, ids: set[str]) -> Graded:
     return load(root, matches[0][1], matches[0][2])
 
 
-def mismatch(submission: Path, root: Path, graded: Graded, ids: set[str] | None = None) -> str:
+def mismatch(submission: Path, root: Path, graded: Graded, ids: set[str] | None = None,
+             loader: Callable[..., Graded] = load) -> str:
     """Why ``submission`` is not a notebook of ``graded`` (naming the assignment it belongs to when
     the course has it), or "". Its grade ids decide: a notebook that shares more of them with
-    another notebook of the course, or fewer than half of them with this one, is not this one's."""
+    another notebook of the course, or fewer than half of them with this one, is not this one's.
+    ``loader``: ``load``, or one that keeps what it read (a batch asks once per submission)."""
     ids = submission_ids(submission) if ids is None else ids
     if not ids:
         return ""
@@ -294,7 +296,7 @@ def mismatch(submission: Path, root: Path, graded: Graded, ids: set[str] | None 
     for name in assignment_names(root):
         for path in notebooks(root, name):
             if (name, path.stem) != (graded.name, graded.notebook.stem) and len(ids & all_ids(
-                    load(root, name, path.stem))) > own:
+                    loader(root, name, path.stem))) > own:
                 return (f"{submission.name} is a notebook of assignment {name} ({path.name}), not of "
                         f"{graded.name}: grade it with --assignment {name}")
     if 2 * own < len(ids):

@@ -176,14 +176,11 @@ def write_json_atomically(data: dict, path: str | os.PathLike) -> None:
     new file is (not the temporary file's 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        try:
+    handle = tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False)
+    try:
+        with handle:
             json.dump(data, handle, indent=2)
             handle.write("\n")
-        except BaseException:
-            os.unlink(handle.name)
-            raise
-    try:
         os.chmod(handle.name, new_file_mode())
         os.replace(handle.name, path)
     except BaseException:

@@ -10,11 +10,13 @@ digests of the answer cells, from which the answer cells still as released are f
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -102,6 +104,8 @@ class Grader:
     versions: Versions
     engine: Engine
     released: dict[str, str] | None
+    # ``assignments.load`` that reads each of the course's notebooks once a batch
+    _read: Callable[..., Any] = field(default_factory=lambda: functools.cache(load), init=False, repr=False)
 
     def record(self, submission: Submission, scratch: Path) -> dict[str, Any]:
         """Grade one submission (in a private folder of ``scratch``); its record. A fault of the
@@ -132,9 +136,10 @@ class Grader:
     def _of_another_assignment(self, notebook: Path) -> str:
         """Why the copied ``notebook`` is not one of this assignment's (its grade ids say whose it
         is), or "" (the single-file grader would refuse it as a usage error)."""
-        root, name = self.course.root, self.course.assignment_id
+        course, read = self.course, self._read
         with _PARSING:  # Python 3.11's ast.parse is not safe in threads that run at once
-            return mismatch(notebook, root, load(root, name, self.course.notebook_id))
+            graded = read(course.root, course.assignment_id, course.notebook_id)
+            return mismatch(notebook, course.root, graded, loader=read)
 
     def _grade_copy(self, submission: Submission, scratch: Path, private: Path) -> dict[str, Any]:
         assert submission.notebook is not None
